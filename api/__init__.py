@@ -1,0 +1,1 @@
+"""sift's HTTP service (FastAPI). Imports ``model``; ``model`` never imports this."""

@@ -1,0 +1,61 @@
+"""Database tables: API keys and the record of every classification."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Index, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    """A caller's key, stored as a SHA-256 hash (keys are long random tokens, not passwords)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200), default="classify")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ClassificationRecord(Base):
+    """What was decided about one comment, by which source and model version, and when.
+
+    The text itself is kept only for items that need review (moderators read it);
+    other items keep the decision and a hash of the text.
+    """
+
+    __tablename__ = "classifications"
+    __table_args__ = (Index("ix_classifications_review", "needs_review", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    author_hash: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    labels: Mapped[list[str]] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    flags: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(10))
+    model_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_reasons: Mapped[list[str]] = mapped_column(JSON)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    redacted_text: Mapped[str | None] = mapped_column(Text, nullable=True)

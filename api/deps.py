@@ -1,0 +1,65 @@
+"""Dependencies shared by the routes, as typed aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.db.models import ApiKey
+from api.db.repository import find_api_key
+from api.settings import Settings
+from model.pipeline import Pipeline
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_pipeline(request: Request) -> Pipeline:
+    return request.app.state.pipeline  # type: ignore[no-any-return]
+
+
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="a key from `sift keys create`")
+_bearer = HTTPBearer(auto_error=False, description="the same key as a bearer token")
+
+
+def _require_scope(scope: str):  # type: ignore[no-untyped-def]
+    def check(settings: SettingsDep, session: SessionDep,
+              header_key: Annotated[str | None, Security(_api_key_header)] = None,
+              bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> ApiKey | None:
+        plain = header_key or (bearer.credentials if bearer else None)
+        if plain is None:
+            if not settings.api_key_required:
+                return None  # local default: bound to loopback, keys not required (announced at start-up)
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required: send it as X-API-Key "
+                                "or Authorization: Bearer (create one with `sift keys create`)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        key = find_api_key(session, plain)
+        if key is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if scope not in key.scopes.split(",") and "admin" not in key.scopes.split(","):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the {scope!r} scope")
+        return key
+
+    return check
+
+
+ClassifyCallerDep = Annotated[ApiKey | None, Depends(_require_scope("classify"))]

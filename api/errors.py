@@ -1,0 +1,43 @@
+"""Error responses: every 4xx names the field and says what to fix."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from model.pipeline import InvalidTextError
+
+
+def _field(loc: tuple) -> str:  # type: ignore[type-arg]
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = []
+    for err in exc.errors():
+        message = err["msg"]
+        if err["type"] == "json_invalid":
+            position = err["loc"][-1] if len(err["loc"]) > 1 else "?"
+            message = f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')} at character {position})"
+            details.append({"field": "body", "message": message})
+            continue
+        elif err["type"] == "missing":
+            message = "this field is required"
+        elif err["type"] == "extra_forbidden":
+            message = "unknown field; allowed fields are text, channel, author_id, id, posted_at (and items for a batch)"
+        details.append({"field": _field(tuple(err["loc"])), "message": message.removeprefix("Value error, ")})
+    return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+                        content={"error": "the request is not valid", "details": details})
+
+
+async def invalid_text(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+                        content={"error": "the request is not valid", "details": [{"field": "text", "message": str(exc)}]})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(InvalidTextError, invalid_text)

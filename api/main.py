@@ -1,0 +1,51 @@
+"""Assemble the FastAPI app: settings, pipeline and database in the lifespan; routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.db.migrate import upgrade
+from api.db.session import make_engine, make_session_factory
+from api.limits import BodySizeLimit
+from api.routes import classify, health
+from api.settings import Settings, get_settings
+from model.loader import build_pipeline
+from model.pipeline import DecisionPolicy
+from model.labels import TARGETS
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cfg = settings or get_settings()
+        app.state.settings = cfg
+        upgrade(cfg.effective_database_url)
+        app.state.engine = make_engine(cfg.effective_database_url)
+        app.state.session_factory = make_session_factory(app.state.engine)
+        app.state.author_secret = cfg.author_secret()
+        policy = DecisionPolicy(review_bands=dict.fromkeys(TARGETS, (cfg.review_band_low, cfg.review_band_high)))
+        app.state.pipeline, app.state.components = build_pipeline(
+            rules_dir=cfg.rules_dir, staff_roster=cfg.staff_roster, org_file=cfg.org_file,
+            model_dir=cfg.effective_model_dir, policy=policy)
+        for name, component in app.state.components.items():
+            logger.info("%s: %s", name, component.detail)
+        if not cfg.api_key_required:
+            logger.warning("API keys are NOT required: the service is bound to loopback (%s) only. "
+                           "Set SIFT_REQUIRE_API_KEY=true or bind another address to require them.", cfg.host)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",
+                  version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit)
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(classify.router)
+    return app

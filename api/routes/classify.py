@@ -1,0 +1,56 @@
+"""``POST /classify`` and ``POST /classify/batch``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.db.repository import author_hash, record_classifications
+from api.deps import ClassifyCallerDep, PipelineDep, SessionDep, SettingsDep
+from api.schemas import (
+    MAX_BATCH_ITEMS,
+    MAX_TEXT_CHARS,
+    ClassificationPublic,
+    ClassificationsPublic,
+    ClassifyBatchRequest,
+    ClassifyRequest,
+    ErrorPublic,
+)
+from model.pipeline import Pipeline
+
+router = APIRouter(prefix="/classify", tags=["classify"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "missing or invalid API key"},
+    403: {"model": ErrorPublic, "description": "the API key lacks the classify scope"},
+    413: {"model": ErrorPublic, "description": "the body is too large"},
+    422: {"model": ErrorPublic, "description": "invalid input: the details name each field and its limit"},
+}
+
+
+def _classify(pipeline: Pipeline, items: list[ClassifyRequest], secret: bytes, session: Any) -> list[ClassificationPublic]:
+    results = pipeline.classify_many([item.text for item in items])
+    meta = [{"id": item.id, "channel": item.channel, "posted_at": item.posted_at,
+             "author_hash": author_hash(secret, item.channel, item.author_id)} for item in items]
+    record_ids = record_classifications(session, [(item.text, result, m) for item, result, m in zip(items, results, meta, strict=True)])
+    return [ClassificationPublic(id=item.id, record_id=record_id, **asdict(result))
+            for item, result, record_id in zip(items, results, record_ids, strict=True)]
+
+
+@router.post("", response_model=ClassificationPublic, responses=ERRORS,
+             summary=f"Classify one comment (text of 1 to {MAX_TEXT_CHARS} characters)")
+async def classify_one(body: ClassifyRequest, request: Request, pipeline: PipelineDep, session: SessionDep,
+                       settings: SettingsDep, _caller: ClassifyCallerDep) -> ClassificationPublic:
+    results = await run_in_threadpool(_classify, pipeline, [body], request.app.state.author_secret, session)
+    return results[0]
+
+
+@router.post("/batch", response_model=ClassificationsPublic, responses=ERRORS,
+             summary=f"Classify up to {MAX_BATCH_ITEMS} comments, answered in the same order")
+async def classify_batch(body: ClassifyBatchRequest, request: Request, pipeline: PipelineDep, session: SessionDep,
+                         settings: SettingsDep, _caller: ClassifyCallerDep) -> ClassificationsPublic:
+    results = await run_in_threadpool(_classify, pipeline, body.items, request.app.state.author_secret, session)
+    return ClassificationsPublic(items=results, count=len(results))

@@ -1,0 +1,95 @@
+"""Request and response schemas, with the limits declared on the fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Channel = Literal["facebook", "twitter", "linkedin", "youtube", "instagram", "other"]
+MAX_TEXT_CHARS = 10_000
+MAX_BATCH_ITEMS = 256
+
+
+class ClassifyRequest(BaseModel):
+    """One comment to classify. Only ``text`` is required."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "Lift broken for 9 days, my mum can't get down", "channel": "facebook", "id": "fb-123"}]})
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description=f"the comment, 1 to {MAX_TEXT_CHARS} characters")
+    channel: Channel | None = None
+    author_id: str | None = Field(None, max_length=200, description="the platform's id for the author (stored only as a keyed hash)")
+    id: str | None = Field(None, max_length=200, description="your id for the comment, echoed back")
+    posted_at: datetime | None = Field(None, description="when it was posted (ISO 8601 with a time zone)")
+
+    @field_validator("text")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is only whitespace; send the comment's words")
+        return value
+
+
+class ClassifyBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ClassifyRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS,
+                                         description=f"1 to {MAX_BATCH_ITEMS} comments, answered in the same order")
+
+
+class EvidencePublic(BaseModel):
+    target: str = Field(description="the label or flag this evidence supports")
+    source: str = Field(description="rules:<rule name> or model:<version>")
+    score: float
+    start: int | None = Field(None, description="start of the span in the text sent (characters)")
+    end: int | None = None
+    detail: str = ""
+    entity: str | None = Field(None, description="for personal data, its type (PHONE, EMAIL, ...)")
+
+
+class ClassificationPublic(BaseModel):
+    id: str | None = Field(None, description="the id sent with the comment, if any")
+    record_id: str = Field(description="sift's id for the stored decision")
+    labels: list[str]
+    scores: dict[str, float] = Field(description="a score in [0, 1] for each of the six labels")
+    flags: dict[str, bool] = Field(description="spam and staff_named")
+    flag_scores: dict[str, float]
+    needs_review: bool
+    review_reasons: list[str]
+    source: Literal["model", "rules"]
+    model_version: str | None
+    fallback_reason: str | None = Field(None, description="why the rules answered instead of the model")
+    evidence: list[EvidencePublic]
+    redacted_text: str
+    steps: list[str]
+
+
+class ClassificationsPublic(BaseModel):
+    items: list[ClassificationPublic]
+    count: int
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorPublic(BaseModel):
+    error: str
+    details: list[ErrorDetail] = []
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+
+
+class ComponentPublic(BaseModel):
+    ok: bool
+    detail: str
+
+
+class ReadyPublic(BaseModel):
+    status: Literal["ready", "degraded", "unavailable"]
+    components: dict[str, ComponentPublic]

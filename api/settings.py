@@ -1,0 +1,96 @@
+"""Service settings, read from ``SIFT_*`` environment variables (and a ``.env`` file).
+
+Bad configuration fails at start-up with a message that names the setting to fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from model.rules.files import DEFAULT_RULES_DIR
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Each field is ``SIFT_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SIFT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="where the embedded database, secret key and models live")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    require_api_key: bool | None = Field(
+        None, description="None: required unless bound to loopback; false is refused on a non-loopback address")
+    rules_dir: Path = DEFAULT_RULES_DIR
+    org_file: Path | None = None
+    staff_roster: Path | None = REPO_ROOT / "data" / "staff_roster.txt"
+    model_dir: Path | None = Field(None, description="the learnt model to serve; empty means data_dir/models/current")
+    review_band_low: float = Field(0.35, ge=0.0, le=1.0)
+    review_band_high: float = Field(0.65, ge=0.0, le=1.0)
+    secret_key: str = Field("", description="keys the author hash; empty: generated once into data_dir/secret_key")
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("SIFT_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.review_band_low > self.review_band_high:
+            raise ValueError("SIFT_REVIEW_BAND_LOW must not be above SIFT_REVIEW_BAND_HIGH")
+        if self.require_api_key is False and not is_loopback(self.host):
+            raise ValueError(f"SIFT_REQUIRE_API_KEY=false is only allowed on a loopback address, not {self.host}; "
+                             "create a key with `sift keys create` instead")
+        if self.staff_roster is not None and not self.staff_roster.is_file():
+            raise ValueError(f"SIFT_STAFF_ROSTER points at {self.staff_roster}, which does not exist")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'sift.db').resolve()}"
+
+    @property
+    def effective_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models" / "current"
+
+    @property
+    def api_key_required(self) -> bool:
+        return self.require_api_key if self.require_api_key is not None else not is_loopback(self.host)
+
+    def author_secret(self) -> bytes:
+        """The key for hashing author ids; generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

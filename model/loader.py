@@ -1,0 +1,62 @@
+"""Build a ready pipeline from configuration: rules always, a learnt model when one loads.
+
+A missing or broken model is not an error here: the pipeline answers from the rules,
+says so in every result (``source: "rules"``, ``fallback_reason``) and the component
+status says why, for ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.classifier import Classifier, ClassifierError
+from model.pipeline import DecisionPolicy, Pipeline
+from model.rules.engine import RulesEngine
+from model.rules.files import DEFAULT_RULES_DIR
+
+logger = logging.getLogger(__name__)
+
+# Learnt classifiers by the ``kind`` written in their artifact's ``sift_model.json``.
+# Filled by the classifier modules as they are written (a plain dict, chosen by data).
+CLASSIFIER_KINDS: dict[str, Callable[[Path], Classifier]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    ok: bool
+    detail: str
+
+
+def load_classifier(model_dir: Path | None) -> tuple[Classifier | None, ComponentStatus]:
+    """Load the model in ``model_dir``; never raises, reports what went wrong instead."""
+    if model_dir is None:
+        return None, ComponentStatus(False, "no model directory is configured; answering from rules")
+    meta = model_dir / "sift_model.json"
+    if not meta.is_file():
+        return None, ComponentStatus(False, f"no model at {model_dir}; answering from rules")
+    try:
+        kind = json.loads(meta.read_text(encoding="utf-8"))["kind"]
+        factory = CLASSIFIER_KINDS[kind]
+    except (KeyError, ValueError) as exc:
+        known = ", ".join(sorted(CLASSIFIER_KINDS)) or "none"
+        return None, ComponentStatus(False, f"model at {model_dir} has an unknown or missing kind ({exc}); known kinds: {known}")
+    try:
+        classifier = factory(model_dir)
+    except (ClassifierError, OSError, ValueError) as exc:
+        logger.error("model at %s failed to load: %s", model_dir, exc)
+        return None, ComponentStatus(False, f"model at {model_dir} failed to load: {exc}; answering from rules")
+    return classifier, ComponentStatus(True, f"model {classifier.version} loaded from {model_dir}")
+
+
+def build_pipeline(*, rules_dir: Path = DEFAULT_RULES_DIR, staff_roster: Path | None = None, org_file: Path | None = None,
+                   model_dir: Path | None = None, policy: DecisionPolicy | None = None) -> tuple[Pipeline, dict[str, ComponentStatus]]:
+    """Rules (errors in rule files are raised: they are configuration to fix) plus the model."""
+    rules = RulesEngine.from_dir(rules_dir, staff_roster=staff_roster, org_file=org_file)
+    roster_note = f"staff roster {staff_roster}" if staff_roster else "no staff roster configured (staff_named never fires)"
+    classifier, model_status = load_classifier(model_dir)
+    pipeline = Pipeline(rules, classifier, policy, missing_model_reason=model_status.detail)
+    return pipeline, {"rules": ComponentStatus(True, f"rules from {rules_dir}; {roster_note}"), "model": model_status}

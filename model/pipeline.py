@@ -1,0 +1,187 @@
+"""The classification pipeline, read top to bottom.
+
+validate -> normalise -> learnt model (if one is loaded) -> rules -> merge
+(high-precision rule hits always count) -> thresholds -> review decision -> redaction.
+
+Every step that ran is listed in the result's ``steps``; a fallback to the rules says
+why in ``fallback_reason`` and in the log (without the comment's text).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from model.classifier import Classifier
+from model.labels import FLAGS, LABELS, TARGETS
+from model.normalize import NormalizedText, normalize
+from model.result import Classification, Evidence
+from model.rules.base import Hit
+from model.rules.engine import PRECISE_SCORE, PRECISE_TARGETS, RulesEngine, RulesOutput
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 10_000
+
+
+class InvalidTextError(ValueError):
+    """The text cannot be classified; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """Thresholds and uncertain bands used when the rules decide (the model brings its own).
+
+    A score at or above ``threshold`` turns the label on; a score in ``[low, high)`` of
+    the band sends the comment to review.
+    """
+
+    thresholds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TARGETS, 0.5))
+    review_bands: dict[str, tuple[float, float]] = field(default_factory=lambda: dict.fromkeys(TARGETS, (0.35, 0.65)))
+
+    def __post_init__(self) -> None:
+        for target, value in self.thresholds.items():
+            if target not in TARGETS or not 0.0 <= value <= 1.0:
+                raise ValueError(f"threshold for {target!r} must be a label or flag with a value in [0, 1], got {value!r}")
+        for target, (low, high) in self.review_bands.items():
+            if target not in TARGETS or not 0.0 <= low <= high <= 1.0:
+                raise ValueError(f"review band for {target!r} must satisfy 0 <= low <= high <= 1, got {(low, high)!r}")
+
+
+class Pipeline:
+    """Classify comments with a learnt model when one is loaded, and rules always.
+
+    >>> pipeline = Pipeline(RulesEngine.from_dir(staff_roster=None))  # doctest: +SKIP
+    >>> pipeline.classify("call me on 07700 900123").labels  # doctest: +SKIP
+    ['query', 'pii']
+    """
+
+    def __init__(self, rules: RulesEngine, classifier: Classifier | None = None, policy: DecisionPolicy | None = None,
+                 *, missing_model_reason: str = "no learnt model is loaded"):
+        self.rules = rules
+        self.classifier = classifier
+        self.policy = policy or DecisionPolicy()
+        self.missing_model_reason = missing_model_reason
+
+    @property
+    def model_version(self) -> str | None:
+        return self.classifier.version if self.classifier else None
+
+    def classify(self, text: str) -> Classification:
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        normalized = [normalize(self._validate(t)) for t in texts]
+        model_scores, fallback = self._run_model(normalized)
+        results = []
+        for index, norm in enumerate(normalized):
+            rules_out = self.rules.analyze(norm.text)
+            scores = model_scores[index] if model_scores is not None else None
+            results.append(self._decide(norm, rules_out, scores, fallback))
+        return results
+
+    # -- steps ---------------------------------------------------------------
+    @staticmethod
+    def _validate(text: str) -> str:
+        if not isinstance(text, str):
+            raise InvalidTextError(f"text must be a string, got {type(text).__name__}")
+        if not text.strip():
+            raise InvalidTextError("text is empty or only whitespace; send the comment's words")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidTextError(f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        return text
+
+    def _run_model(self, normalized: list[NormalizedText]) -> tuple[list[dict[str, float]] | None, str | None]:
+        if self.classifier is None:
+            return None, self.missing_model_reason
+        try:
+            scores = self.classifier.predict_proba([n.text for n in normalized])
+        except Exception as exc:  # noqa: BLE001 - any model failure must degrade to the rules, visibly
+            logger.warning("learnt model %s failed on a batch of %d; answering from rules: %s",
+                           self.classifier.version, len(normalized), type(exc).__name__)
+            return None, f"model {self.classifier.version} failed: {type(exc).__name__}"
+        return scores, None
+
+    def _decide(self, norm: NormalizedText, rules_out: RulesOutput, model_scores: dict[str, float] | None,
+                fallback: str | None) -> Classification:
+        steps = ["normalize"]
+        evidence: list[Evidence] = []
+        if model_scores is not None and self.classifier is not None:
+            steps += ["model", "rules", "merge"]
+            source = "model"
+            thresholds = {**self.policy.thresholds, **self.classifier.thresholds}
+            bands = {**self.policy.review_bands, **self.classifier.review_bands}
+            scores = {t: float(model_scores.get(t, rules_out.scores[t])) for t in TARGETS}
+            # Flags the model does not predict, and high-precision rule hits, come from the rules.
+            for target in TARGETS:
+                rule_score = rules_out.scores[target]
+                if target not in model_scores or (target in PRECISE_TARGETS and rule_score >= PRECISE_SCORE):
+                    scores[target] = max(scores[target], rule_score)
+            model_source = f"model:{self.classifier.version}"
+        else:
+            steps += ["rules"]
+            source = "rules"
+            thresholds, bands = self.policy.thresholds, self.policy.review_bands
+            scores = dict(rules_out.scores)
+            model_source = ""
+        steps += ["thresholds", "review"]
+
+        fired = {t for t in TARGETS if scores[t] >= thresholds[t]}
+        reasons: list[str] = []
+        for target in TARGETS:
+            low, high = bands[target]
+            if low <= scores[target] < high:
+                reasons.append(f"{target}: score {scores[target]:.2f} is in the uncertain band [{low:.2f}, {high:.2f})")
+
+        for target in TARGETS:
+            if target not in fired and not any(r.startswith(target + ":") for r in reasons):
+                continue
+            if model_source and (model_scores or {}).get(target) is not None:
+                evidence.append(Evidence(target, model_source, round(float(model_scores[target]), 4),  # type: ignore[index]
+                                         detail=f"threshold {thresholds[target]:.2f}"))
+            for hit in rules_out.hits:
+                if hit.target == target and hit.score > 0:
+                    evidence.append(self._evidence(norm, hit))
+
+        redacted = self._redact(norm, [h for h in rules_out.hits if h.entity and h.score >= 0.5])
+        steps.append("redact")
+        return Classification(
+            labels=[label for label in LABELS if label in fired],
+            scores={label: round(scores[label], 4) for label in LABELS},
+            flags={flag: flag in fired for flag in FLAGS},
+            flag_scores={flag: round(scores[flag], 4) for flag in FLAGS},
+            needs_review=bool(reasons),
+            review_reasons=reasons,
+            source=source,  # type: ignore[arg-type]
+            model_version=self.model_version if source == "model" else None,
+            evidence=evidence,
+            redacted_text=redacted,
+            fallback_reason=fallback if source == "rules" else None,
+            steps=steps,
+        )
+
+    @staticmethod
+    def _evidence(norm: NormalizedText, hit: Hit) -> Evidence:
+        start, end = norm.to_original(hit.start, hit.end)
+        return Evidence(hit.target, f"rules:{hit.rule}", hit.score, start, end, hit.detail, hit.entity)
+
+    @staticmethod
+    def _redact(norm: NormalizedText, hits: list[Hit]) -> str:
+        text = norm.original
+        if not hits:
+            return text
+        spans = sorted((*norm.to_original(h.start, h.end), h.entity or "PII") for h in hits)
+        merged: list[list] = []  # type: ignore[type-arg]
+        for start, end, entity in spans:
+            if merged and start < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end, entity])
+        out, pos = [], 0
+        for start, end, entity in merged:
+            out.append(text[pos:start])
+            out.append(f"[{entity}]")
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)

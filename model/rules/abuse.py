@@ -1,0 +1,214 @@
+"""Swearing, insults, threats, hate, obscenity and wishing harm (the ``abusive`` label).
+
+Words are compared whole, after disguises are undone, so that Scunthorpe, Penistone,
+assessment, cocktail and shiitake stay clean while ``sh1te``, ``w@nker``, ``f*ck``,
+``F U C K`` and ``fuuuuck`` do not hide. Phrases (threats, wishing harm, hate) are
+regular expressions from the same file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.rules.base import Hit, Pattern
+from model.rules.files import AbuseFile, TermSpec, load_yaml
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
+_LEET_L = str.maketrans({"1": "l", "|": "l"})
+_MASK_CHARS = frozenset("*#%")
+_INNER_SEPARATORS = re.compile(r"[.\-_'’]")
+_TOKEN = re.compile(r"\S+")
+_EDGE = re.compile(r"^[^a-z0-9@$*#]+|[^a-z0-9*#]+$")
+_RUN3 = re.compile(r"(.)\1{2,}")
+_RUNS = re.compile(r"(.)\1+")
+_SINGLE = re.compile(r"^[a-z0-9@$*#!|]$")
+
+# Categories aimed at someone: abuse of the organisation is also `negative` (the guide),
+# hate at a group alone is not, so only these categories suggest a negative tone.
+NEGATIVE_CATEGORIES = frozenset({"swear", "insult", "threat", "harm"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    word: str
+    category: str
+    score: float
+    match: str
+
+
+class AbuseRule:
+    """Lexicon and phrase detector for the ``abusive`` label.
+
+    >>> rule = AbuseRule.from_file(DEFAULT_RULES_DIR / "abuse.yaml")  # doctest: +SKIP
+    >>> [h.rule for h in rule.find("useless sh1te")]  # doctest: +SKIP
+    ['abuse.swear']
+    """
+
+    name = "abuse"
+
+    def __init__(self, terms: list[TermSpec], safe_words: list[str], phrases: list[Pattern], phrase_categories: dict[str, str]):
+        self._exact: dict[str, _Term] = {}
+        self._prefix: list[_Term] = []
+        self._infix: list[_Term] = []
+        for spec in terms:
+            entry = _Term(spec.term, spec.category, spec.score, spec.match)
+            for form in [spec.term, *spec.forms]:
+                self._exact.setdefault(form, _Term(form, spec.category, spec.score, "exact"))
+            if spec.match == "prefix":
+                self._prefix.append(entry)
+            elif spec.match == "infix":
+                self._infix.append(entry)
+        self._safe = frozenset(safe_words)
+        # Collapsed forms ("fuuuck" -> "fuck") only count when the word was stretched,
+        # because collapsing also turns ordinary words into others ("ass" -> "as").
+        self._collapsed = {_RUNS.sub(r"\1", w): t for w, t in self._exact.items()}
+        self._phrases = phrases
+        self._phrase_categories = phrase_categories
+        self._mask_candidates = sorted(self._exact)
+        # Strongest and longest stems first, so "f***ing" reads as the f-word, not "fuk".
+        self._prefix.sort(key=lambda t: (-t.score, -len(t.word)))
+        self._infix.sort(key=lambda t: (-t.score, -len(t.word)))
+
+    @classmethod
+    def from_file(cls, path: Path) -> AbuseRule:
+        spec = load_yaml(path, AbuseFile)
+        where = str(path)
+        phrases = [Pattern.build(p.name, p.regex, p.score, where=where) for p in spec.phrases]
+        return cls(spec.terms, spec.not_abusive, phrases, {p.name: p.category for p in spec.phrases})
+
+    # -- word matching -------------------------------------------------------
+    def _lookup(self, word: str) -> _Term | None:
+        if not word or word in self._safe:
+            return None
+        term = self._exact.get(word)
+        if term:
+            return term
+        for entry in self._prefix:
+            if word.startswith(entry.word):
+                return entry
+        for entry in self._infix:
+            if entry.word in word:
+                return entry
+        return None
+
+    def _match_masked(self, word: str) -> _Term | None:
+        """``f*ck``, ``c**ts``, ``motherf***ers``: each mask character stands for one letter."""
+        if len(word) < 3 or all(c in _MASK_CHARS for c in word):
+            return None
+
+        def fits(window: str, term: str) -> bool:
+            return any(c not in _MASK_CHARS for c in window) and any(c in _MASK_CHARS for c in window) and all(
+                w == t or w in _MASK_CHARS for w, t in zip(window, term, strict=True)
+            )
+
+        best: _Term | None = None
+        for candidate in self._mask_candidates:
+            if len(candidate) == len(word) and fits(word, candidate):
+                term = self._exact[candidate]
+                if best is None or term.score > best.score:
+                    best = term
+        if best is not None:
+            return best
+        for entry in self._prefix:
+            n = len(entry.word)
+            if len(word) > n and fits(word[:n], entry.word):
+                return entry
+        for entry in self._infix:
+            n = len(entry.word)
+            for i in range(0, len(word) - n + 1):
+                if fits(word[i : i + n], entry.word):
+                    return entry
+        return None
+
+    def _match_word(self, raw: str) -> tuple[_Term, str] | None:
+        word = _INNER_SEPARATORS.sub("", raw)
+        if not word:
+            return None
+        variants = [word]
+        if any(c in word for c in "013457@$!|€"):
+            if any(c.isalpha() for c in word):
+                variants.append(word.translate(_LEET))
+                variants.append(word.translate(_LEET_L).translate(_LEET))
+        for variant in variants:
+            if any(c in _MASK_CHARS for c in variant):
+                term = self._match_masked(variant)
+                if term:
+                    return term, "masked"
+                continue
+            term = self._lookup(variant)
+            if term:
+                return term, ("disguised" if variant != word else "")
+            if _RUN3.search(variant):
+                collapsed = _RUNS.sub(r"\1", variant)
+                term = self._collapsed.get(collapsed) or self._lookup(collapsed)
+                if term:
+                    return term, "stretched"
+        return None
+
+    def find(self, text: str) -> list[Hit]:
+        lowered = text.lower()
+        hits: list[Hit] = []
+        singles: list[tuple[int, int, str]] = []
+
+        def flush_singles() -> None:
+            if len(singles) >= 3:
+                joined = "".join(s[2] for s in singles)
+                found = self._match_word(joined)
+                if found is None:
+                    # "y o u f u c k i n g ..." : look inside the run for the strongest stems.
+                    plain = joined.translate(_LEET)
+                    for entry in self._infix + self._prefix:
+                        if len(entry.word) >= 4 and entry.word in plain:
+                            found = (entry, "spaced")
+                            break
+                if found:
+                    term, _ = found
+                    hits.append(self._hit(term, singles[0][0], singles[-1][1], "spaced letters"))
+            singles.clear()
+
+        for match in _TOKEN.finditer(lowered):
+            token = match.group()
+            start = match.start()
+            if token.startswith("@") and len(token) > 1 and token[1].isalnum():
+                flush_singles()
+                continue  # a mention of an account, not a word
+            if "://" in token or token.startswith("www."):
+                flush_singles()
+                continue
+            edge = _EDGE.search(token)
+            core = token
+            lead = 0
+            if edge and edge.start() == 0:
+                lead = edge.end()
+            stripped = _EDGE.sub("", token)
+            if stripped:
+                core = stripped
+                start += lead if token[:lead] and not token.startswith(stripped) else token.find(stripped)
+            else:
+                flush_singles()
+                continue
+            if core.startswith("#") and len(core) > 1:
+                core = core.lstrip("#")
+                start = match.start() + token.find(core)
+            if _SINGLE.match(core):
+                singles.append((start, start + len(core), core))
+                continue
+            flush_singles()
+            found = self._match_word(core)
+            if found:
+                term, how = found
+                hits.append(self._hit(term, start, start + len(core), how))
+        flush_singles()
+
+        for pattern in self._phrases:
+            for m in pattern.regex.finditer(lowered):
+                category = self._phrase_categories.get(pattern.name, "")
+                hits.append(Hit("abusive", f"abuse.{pattern.name}", pattern.score, m.start(), m.end(), detail=category))
+        return hits
+
+    @staticmethod
+    def _hit(term: _Term, start: int, end: int, how: str) -> Hit:
+        detail = term.category + (f", {how}" if how else "")
+        return Hit("abusive", f"abuse.{term.category}", term.score, start, end, detail=detail)

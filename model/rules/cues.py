@@ -1,0 +1,55 @@
+"""Cue-based detectors for query, complaint, compliment and negative.
+
+They stand in when no learnt model is loaded. Each label's score is the noisy-or of
+its cues' scores; "veto" cues (rhetorical questions, sarcasm, thanks at the end of a
+question) scale a label down. They mark what they found so a moderator can see why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.rules.base import Hit, Pattern
+from model.rules.files import CuesFile, load_yaml
+
+CUE_LABELS = ("query", "complaint", "compliment", "negative")
+
+
+class CueRule:
+    """Score the four judgement labels from cue phrases."""
+
+    name = "cues"
+
+    def __init__(self, spec: CuesFile, *, where: str = "cues.yaml"):
+        def build(items: list) -> list[Pattern]:  # type: ignore[type-arg]
+            return [Pattern.build(c.name, c.regex, c.score, where=where) for c in items]
+
+        # Emoji and capitals matter for some cues, so these patterns see the original case.
+        self._cues = {label: build(getattr(spec, label)) for label in CUE_LABELS}
+        self._vetoes = {"query": build(spec.not_query), "compliment": build(spec.not_compliment)}
+
+    @classmethod
+    def from_file(cls, path: Path) -> CueRule:
+        return cls(load_yaml(path, CuesFile), where=str(path))
+
+    def find(self, text: str) -> list[Hit]:
+        hits: list[Hit] = []
+        for label, patterns in self._cues.items():
+            label_hits = []
+            for pattern in patterns:
+                m = pattern.regex.search(text)
+                if m:
+                    label_hits.append(Hit(label, f"cues.{label}.{pattern.name}", pattern.score, m.start(), m.end(), detail="cue"))
+            if not label_hits:
+                continue
+            veto = 0.0
+            for pattern in self._vetoes.get(label, []):
+                m = pattern.regex.search(text)
+                if m:
+                    veto = max(veto, pattern.score)
+                    hits.append(Hit(label, f"cues.not_{label}.{pattern.name}", 0.0, m.start(), m.end(),
+                                    detail=f"vetoes {label} ({pattern.score:.2f})"))
+            if veto:
+                label_hits = [Hit(h.target, h.rule, round(h.score * (1 - veto), 4), h.start, h.end, h.detail) for h in label_hits]
+            hits.extend(label_hits)
+        return hits

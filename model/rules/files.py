@@ -1,0 +1,121 @@
+"""Loading and validating the rule files in ``data/rules``.
+
+Every file is checked when it is read; an error names the file, the entry and the
+key that is wrong, so whoever edits a word list learns what to fix at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from model.rules.base import RuleConfigError
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "data" / "rules"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhraseSpec(_Strict):
+    name: str
+    regex: str
+    score: float = Field(ge=0.0, le=1.0)
+    category: str = ""
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"regular expression does not compile: {exc}") from exc
+        return value
+
+
+class TermSpec(_Strict):
+    term: str = Field(min_length=1)
+    category: Literal["swear", "insult", "hate", "obscene"]
+    score: float = Field(ge=0.0, le=1.0)
+    match: Literal["exact", "prefix", "infix"] = "exact"
+    forms: list[str] = Field(default_factory=list)
+
+    @field_validator("term", "forms")
+    @classmethod
+    def _lower_letters(cls, value: Any) -> Any:
+        words = value if isinstance(value, list) else [value]
+        for word in words:
+            if not re.fullmatch(r"[a-z]+", word):
+                raise ValueError(f"{word!r} must be lower-case letters only (disguises are undone before matching)")
+        return value
+
+
+class AbuseFile(_Strict):
+    terms: list[TermSpec]
+    not_abusive: list[str] = Field(default_factory=list)
+    phrases: list[PhraseSpec] = Field(default_factory=list)
+
+
+class CuesFile(_Strict):
+    query: list[PhraseSpec]
+    complaint: list[PhraseSpec]
+    compliment: list[PhraseSpec]
+    negative: list[PhraseSpec]
+    not_query: list[PhraseSpec] = Field(default_factory=list)
+    not_compliment: list[PhraseSpec] = Field(default_factory=list)
+
+
+class PiiFile(_Strict):
+    patterns: list[PhraseSpec]
+    vulnerability: list[PhraseSpec]
+    reference_patterns: list[PhraseSpec]
+    person_context: str
+    phone_region: str = "GB"
+
+
+class SpamFile(_Strict):
+    shorteners: list[str]
+    brands: dict[str, list[str]]
+    risky_tlds: list[str] = Field(default_factory=list)
+    phrases: list[PhraseSpec]
+
+
+class StaffRolesFile(_Strict):
+    roles: list[str]
+    titles: list[str]
+    window: int = Field(default=6, ge=1, le=20)
+
+
+class OrgFile(_Strict):
+    name: str
+    handles: list[str] = Field(default_factory=list)
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    postcodes: list[str] = Field(default_factory=list)
+    addresses: list[str] = Field(default_factory=list)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml(path: Path, schema: type[M]) -> M:
+    """Read ``path`` and validate it against ``schema``; errors name the file and key."""
+    if not path.is_file():
+        raise RuleConfigError(f"rule file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RuleConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise RuleConfigError(f"{path}: {problems}") from exc

@@ -1,0 +1,108 @@
+"""Comments that name or identify a member of staff (the ``staff_named`` flag).
+
+The organisation configures its roster (``SIFT_STAFF_ROSTER``: one full name a line,
+optionally ``| role``). A full name always counts; a first name counts only with a
+role nearby ("Dave from repairs", "Tom the surveyor"); a title with a surname
+("Mrs Khan") counts with a role nearby and is sent to review without one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.rules.base import Hit, RuleConfigError
+from model.rules.files import StaffRolesFile, load_yaml
+
+_WORD = re.compile(r"[a-z][a-z'-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    first: str
+    last: str
+    role: str = ""
+
+    @property
+    def full(self) -> str:
+        return f"{self.first} {self.last}"
+
+
+def read_roster(path: Path) -> list[StaffMember]:
+    """Parse a roster file; an unreadable line is an error that names its line number."""
+    if not path.is_file():
+        raise RuleConfigError(f"staff roster {path} does not exist (set SIFT_STAFF_ROSTER to a file with one full name a line)")
+    members = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, role = line.partition("|")
+        words = name.replace("\u2019", "'").split()
+        if len(words) < 2:
+            raise RuleConfigError(f"{path}:{number}: {name.strip()!r} needs a first name and a surname")
+        members.append(StaffMember(words[0].lower(), " ".join(words[1:]).lower(), role.strip().lower()))
+    return members
+
+
+class StaffRule:
+    """Find staff from the roster named in a comment."""
+
+    name = "staff"
+
+    def __init__(self, roster: list[StaffMember], roles: StaffRolesFile):
+        self._roster = roster
+        self._window = roles.window
+        names = sorted({re.escape(m.full) for m in roster}, key=len, reverse=True)
+        self._full = re.compile(r"\b(?:" + "|".join(names) + r")\b") if names else None
+        firsts = sorted({re.escape(m.first) for m in roster}, key=len, reverse=True)
+        self._first = re.compile(r"\b(?:" + "|".join(firsts) + r")\b") if firsts else None
+        lasts = sorted({re.escape(m.last) for m in roster}, key=len, reverse=True)
+        titles = "|".join(re.escape(t) for t in roles.titles)
+        self._titled = re.compile(rf"\b(?:{titles})\.? (?:{'|'.join(lasts)})\b") if lasts and titles else None
+        role_words = sorted({r.lower() for r in roles.roles} | {m.role for m in roster if m.role}, key=len, reverse=True)
+        self._role = re.compile(r"\b(?:" + "|".join(re.escape(r) for r in role_words) + r")\b") if role_words else None
+
+    @classmethod
+    def from_files(cls, roster_path: Path | None, roles_path: Path) -> StaffRule:
+        roster = read_roster(roster_path) if roster_path else []
+        return cls(roster, load_yaml(roles_path, StaffRolesFile))
+
+    def _role_near(self, text: str, start: int, end: int) -> bool:
+        if self._role is None:
+            return False
+        before = text[:start]
+        after = text[end:]
+        words_before = list(_WORD.finditer(before))
+        left = words_before[-self._window].start() if len(words_before) >= self._window else 0
+        words_after = list(_WORD.finditer(after))
+        right = end + (words_after[self._window - 1].end() if len(words_after) >= self._window else len(after))
+        window = text[left:start] + " " + text[end:right]
+        return bool(self._role.search(window))
+
+    def find(self, text: str) -> list[Hit]:
+        if not self._roster:
+            return []
+        lowered = text.lower()
+        hits: list[Hit] = []
+        taken: list[tuple[int, int]] = []
+        if self._full:
+            for m in self._full.finditer(lowered):
+                hits.append(Hit("staff_named", "staff.full_name", 0.97, m.start(), m.end(), detail="full name on the staff roster"))
+                taken.append((m.start(), m.end()))
+        if self._first:
+            for m in self._first.finditer(lowered):
+                if any(s <= m.start() < e for s, e in taken):
+                    continue
+                if not text[m.start()].isupper() and not text[m.start():m.end()].islower():
+                    continue
+                if self._role_near(lowered, m.start(), m.end()):
+                    hits.append(Hit("staff_named", "staff.first_name_and_role", 0.9, m.start(), m.end(),
+                                    detail="first name on the roster with a role nearby"))
+        if self._titled:
+            for m in self._titled.finditer(lowered):
+                near = self._role_near(lowered, m.start(), m.end())
+                hits.append(Hit("staff_named", "staff.title_and_surname", 0.88 if near else 0.6, m.start(), m.end(),
+                                detail="title and surname on the roster" + (" with a role nearby" if near else "")))
+        return hits

@@ -1,0 +1,1 @@
+"""Data import, training, evaluation and the model registry (later issues)."""
