@@ -14,9 +14,9 @@ from api.db.session import make_engine, make_session_factory
 from api.limits import BodySizeLimit
 from api.routes import classify, health
 from api.settings import Settings, get_settings
+from model.labels import TARGETS
 from model.loader import build_pipeline
 from model.pipeline import DecisionPolicy
-from model.labels import TARGETS
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# ruff and mypy over the packages, as CI runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check model api training cli tests bench
+.venv/bin/mypy model api training cli

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Create .venv at the repository root and install sift with pinned versions.
+# Safe to run again: it reinstalls only when pyproject.toml or requirements.lock changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else 1)'; then
+  echo "sift needs Python 3.11 or 3.12; $PYTHON is $("$PYTHON" --version 2>&1). Set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "creating virtual environment in .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+stamp=.venv/.sift-install-stamp
+want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "installing sift and its pinned dependencies into .venv (first run: a few minutes)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  # torch first, pinned, so nothing later pulls a multi-GB CUDA build. TORCH_INDEX_URL lets the
+  # Docker image take the CPU wheel from PyTorch's own index; here pip finds the CPU wheel on disk.
+  if [ -n "${TORCH_INDEX_URL:-}" ]; then
+    .venv/bin/python -m pip install --quiet "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
+  else
+    .venv/bin/python -m pip install --quiet "torch==2.13.0"
+  fi
+  .venv/bin/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+  echo "$want" > "$stamp"
+fi

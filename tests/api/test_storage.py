@@ -1,0 +1,43 @@
+"""Storage on SQLite always, and on PostgreSQL when SIFT_TEST_POSTGRES_URL is set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, inspect, select
+from sqlalchemy.orm import Session
+
+from api.db.migrate import downgrade, upgrade
+from api.db.models import ClassificationRecord
+from api.main import create_app
+from tests.api.conftest import make_settings
+
+
+def test_every_classification_is_recorded_and_only_review_items_keep_text(tmp_path: Path, database_url: str) -> None:
+    app = create_app(make_settings(tmp_path, database_url=database_url))
+    with TestClient(app) as client:
+        sure = client.post("/classify", json={"text": "Waited in all day, nobody turned up", "channel": "twitter",
+                                              "author_id": "user-77", "posted_at": "2026-11-27T10:00:00Z"}).json()
+        unsure = client.post("/classify", json={"text": "those clowns", "id": "yt-9"}).json()
+        assert not sure["needs_review"] and unsure["needs_review"]
+        with Session(app.state.engine) as session:
+            rows = {r.id: r for r in session.scalars(select(ClassificationRecord))}
+    assert set(rows) == {sure["record_id"], unsure["record_id"]}
+    kept, plain = rows[unsure["record_id"]], rows[sure["record_id"]]
+    assert kept.text == "those clowns" and kept.external_id == "yt-9"
+    assert plain.text is None and len(plain.text_sha256) == 64
+    assert plain.source == "rules" and plain.labels == sure["labels"] and plain.channel == "twitter"
+    assert plain.author_hash and "user-77" not in plain.author_hash
+    assert plain.posted_at is not None
+
+
+def test_migrations_run_up_and_down(tmp_path: Path, database_url: str) -> None:
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    assert {"api_keys", "classifications"} <= set(inspect(engine).get_table_names())
+    downgrade(database_url, "base")
+    assert not {"api_keys", "classifications"} & set(inspect(engine).get_table_names())
+    upgrade(database_url)
+    assert "classifications" in inspect(engine).get_table_names()
+    engine.dispose()
