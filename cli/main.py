@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -11,11 +12,21 @@ from typing import Annotated, Any
 
 import typer
 
+# Nothing may be downloaded at run time: every model and data set is local.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
 app = typer.Typer(help="sift: classify comments sent to an organisation's social media accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (stored hashed).", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+data_app = typer.Typer(help="Import public labelled data sets into sift's JSONL format.", no_args_is_help=True)
+models_app = typer.Typer(help="The local model registry: list, promote, roll back.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
 
 
 def _settings(**overrides: Any):  # type: ignore[no-untyped-def]
@@ -157,6 +168,149 @@ def _session():  # type: ignore[no-untyped-def]
     url = _settings().effective_database_url
     upgrade(url)
     return make_session_factory(make_engine(url))()
+
+
+@data_app.command("import")
+def data_import(name: Annotated[str, typer.Argument(help="the data set (see `sift data list`)")],
+                source: Annotated[Path, typer.Option("--from", help="the data set's folder or file (e.g. ../shared/data/davidson)")],
+                output: Annotated[Path | None, typer.Option("--output", "-o", help="default: var/imports/NAME.jsonl")] = None) -> None:
+    """Map a public data set onto sift's labels and write JSONL (with source, licence and annotated labels)."""
+    from training.data import DataError, write_jsonl
+    from training.importers import get_importer, run_import
+
+    settings = _settings()
+    try:
+        importer = get_importer(name)
+        rows = run_import(name, source, settings.data_dir / "cache" / "datasets")
+    except DataError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    target = output or settings.data_dir / "imports" / f"{name}.jsonl"
+    count = write_jsonl(rows, target)
+    note = " (restricted licence: training uses it only with --allow-restricted)" if importer.restricted else ""
+    typer.echo(f"{count} rows from {name} [{importer.licence}]{note} -> {target}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """The data sets sift can import, their licences and which labels they speak about."""
+    from training.importers import IMPORTERS
+
+    for importer in IMPORTERS.values():
+        flag = "restricted" if importer.restricted else "open"
+        typer.echo(f"{importer.name:22} {importer.licence:22} {flag:10} {','.join(sorted(importer.annotated)):28} {importer.description}")
+
+
+@app.command()
+def train(config: Annotated[Path | None, typer.Option(help="YAML training config (see training/config.py)")] = None,
+          imports: Annotated[list[Path] | None, typer.Option("--import", help="JSONL from `sift data import` (repeatable)")] = None,
+          allow_restricted: Annotated[list[str] | None, typer.Option(help="a restricted source to use, by name")] = None,
+          epochs: Annotated[int | None, typer.Option(min=1)] = None,
+          promote: Annotated[bool, typer.Option(help="make the new model current when none is")] = True) -> None:
+    """Fine-tune the classifier on the seed data (plus imports), calibrate, export int8 ONNX, register it."""
+    from training.config import load_config
+    from training.data import DataError
+    from training.registry import Registry
+    from training.trainer import Trainer
+
+    settings = _settings()
+    _configure_logging("WARNING")
+    try:
+        cfg = load_config(config, imports=imports or None, allow_restricted=allow_restricted or None, epochs=epochs)
+        registry = Registry(settings.data_dir / "models")
+        out = Trainer(cfg).train(registry.root)
+    except DataError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    meta = json.loads((out / "sift_model.json").read_text(encoding="utf-8"))
+    typer.echo(f"trained {meta['version']} in {meta['train_seconds']} s -> {out}")
+    for set_name, result in meta["metrics"].items():
+        typer.echo(f"  {set_name}: macro-F1 {result['macro_f1']}")
+    if promote and registry.current() is None:
+        registry.promote(meta["version"], reason="first model")
+        typer.echo(f"{meta['version']} is now the current model")
+
+
+@app.command()
+def evaluate(data: Annotated[Path, typer.Option(help="labelled JSONL (the labelling guide's format)")],
+             model: Annotated[Path | None, typer.Option(help="model folder (default: the current model)")] = None,
+             staff_roster: Annotated[Path | None, typer.Option(help="roster for staff_named (default: settings)")] = None,
+             out: Annotated[Path | None, typer.Option(help="where to write evaluation.json and report.html")] = None) -> None:
+    """Per-label precision, recall, F1 beside baselines (rules only, alt-profanity-check); JSON and HTML report."""
+    from datetime import UTC, datetime
+
+    from model.loader import build_pipeline
+    from model.pipeline import Pipeline
+    from training.data import DataError, read_jsonl
+    from training.evaluate import format_table, gold, run_pipeline, run_profanity_check
+    from training.report import write_report
+
+    settings = _settings()
+    try:
+        rows = read_jsonl(data)
+    except DataError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    roster = staff_roster or settings.staff_roster
+    model_dir = model or settings.effective_model_dir
+    pipeline, components = build_pipeline(rules_dir=settings.rules_dir, staff_roster=roster, org_file=settings.org_file,
+                                          model_dir=model_dir)
+    if not components["model"].ok:
+        typer.echo(f"note: {components['model'].detail}", err=True)
+    y, m = gold(rows)
+    name = f"sift {pipeline.model_version}" if pipeline.model_version else "sift (rules only)"
+    main_result = run_pipeline(name, pipeline, rows, y, m)
+    baselines = [run_pipeline("rules only", Pipeline(pipeline.rules), rows, y, m)]
+    profanity = run_profanity_check(rows, y, m)
+    if profanity:
+        baselines.append(profanity)
+    table = format_table([main_result, *baselines])
+    typer.echo(table)
+    typer.echo(f"review rate: {main_result.review.mean():.1%}" if main_result.review is not None else "")
+    outside = main_result.outside_review
+    typer.echo("precision outside review: " + ", ".join(f"{k} {v['precision']:.2f} ({v['decided']})" for k, v in outside.items()))
+    target = out or settings.data_dir / "reports" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    json_path, html_path = write_report(target, f"sift evaluation: {name}", str(data), main_result, baselines, rows, y, m, table,
+                                        {"model_version": pipeline.model_version})
+    typer.echo(f"wrote {json_path} and {html_path}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Model versions in the registry; * marks the current one."""
+    from training.registry import Registry
+
+    registry = Registry(_settings().data_dir / "models")
+    current = registry.current()
+    for v in registry.versions():
+        marks = "*" if v["version"] == current else " "
+        typer.echo(f"{marks} {v['version']}  {v['created_at']}  " + "  ".join(f"{k} {f}" for k, f in v["metrics"].items()))
+
+
+@models_app.command("promote")
+def models_promote(version: str) -> None:
+    """Make VERSION the current model."""
+    from training.registry import Registry, RegistryError
+
+    try:
+        Registry(_settings().data_dir / "models").promote(version, reason="promoted by hand")
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{version} is now the current model")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Go back to the model that was current before this one."""
+    from training.registry import Registry, RegistryError
+
+    try:
+        version = Registry(_settings().data_dir / "models").rollback()
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"rolled back: {version} is now the current model")
 
 
 def main() -> None:

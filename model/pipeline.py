@@ -127,9 +127,13 @@ class Pipeline:
             model_source = ""
         steps += ["thresholds", "review"]
 
-        fired = {t for t in TARGETS if scores[t] >= thresholds[t]}
+        # A high-precision rule hit decides its label whatever the model's threshold (the guide's hard rules).
+        forced = {t for t in PRECISE_TARGETS if rules_out.scores[t] >= PRECISE_SCORE}
+        fired = {t for t in TARGETS if scores[t] >= thresholds[t]} | forced
         reasons: list[str] = []
         for target in TARGETS:
+            if target in forced:
+                continue
             low, high = bands[target]
             if low <= scores[target] < high:
                 reasons.append(f"{target}: score {scores[target]:.2f} is in the uncertain band [{low:.2f}, {high:.2f})")

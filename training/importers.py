@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,11 +201,12 @@ def run_import(name: str, source: Path, cache: Path) -> list[Example]:
         raise DataError(f"{source} does not exist")
     cache.mkdir(parents=True, exist_ok=True)
     rows = importer.load(source, cache)
+    # The registry entry is the one place that states a source's licence and what it annotates.
     # Deduplicate exact texts (crowd sets repeat retweets); keep the first.
     seen: set[str] = set()
     unique = []
     for row in rows:
         if row.text not in seen:
             seen.add(row.text)
-            unique.append(row)
+            unique.append(replace(row, source=importer.name, licence=importer.licence, annotated=importer.annotated))
     return unique

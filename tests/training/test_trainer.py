@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from model.loader import build_pipeline
+from model.transformer import OnnxClassifier
+from training import network as net
+from training.config import TrainingConfig
+from training.data import MODEL_TARGETS, read_many, split
+from training.registry import Registry, RegistryError
+from training.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_artifact_describes_itself(tiny_model: Path) -> None:
+    for name in ["model.safetensors", "model.int8.onnx", "tokenizer.json", "encoder_config.json", "sift_model.json", "README.md"]:
+        assert (tiny_model / name).is_file(), name
+    meta = json.loads((tiny_model / "sift_model.json").read_text())
+    assert meta["labels"] == list(MODEL_TARGETS) and meta["version"] == "tiny-1"
+    assert set(meta["thresholds"]) == set(meta["review_bands"]) == set(meta["temperatures"]) == set(MODEL_TARGETS)
+    assert len(meta["training_data_fingerprint"]) == 64 and meta["training_config"]["base_model"] == "tiny-random"
+    assert {"seed-dev", "seed-test"} <= set(meta["metrics"]) and meta["sources"]["seed"]["rows"] > 2000
+    card = (tiny_model / "README.md").read_text()
+    assert "Training data and licences" in card and "Where it fails" in card
+    for label in MODEL_TARGETS:
+        low, high = meta["review_bands"][label]
+        assert low <= meta["thresholds"][label] <= high
+
+
+def test_training_config_round_trips_through_the_artifact(tiny_model: Path, tiny_config: TrainingConfig) -> None:
+    meta = json.loads((tiny_model / "sift_model.json").read_text())
+    assert TrainingConfig(**meta["training_config"]) == tiny_config
+
+
+def test_same_data_and_seed_give_the_same_model(tiny_model: Path, tiny_config: TrainingConfig, tmp_path: Path) -> None:
+    again = Trainer(tiny_config, progress=False).train(tmp_path, version="tiny-again")
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(tiny_model / "model.safetensors")), load_file(str(again / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_int8_onnx_matches_pytorch_on_the_dev_set(tiny_model: Path) -> None:
+    dev = [r.text for r in split(read_many([REPO / "data" / "seed"]))["dev"]]
+    served = OnnxClassifier.from_pretrained(tiny_model)
+    torch_net = net.load(tiny_model)
+    assert served.encoder is not None
+    ids, mask = served.encoder(dev)
+    with torch.no_grad():
+        torch_probs = torch.sigmoid(torch_net(torch.from_numpy(ids), torch.from_numpy(mask)) / torch.from_numpy(served.temperatures)).numpy()
+    onnx_probs = np.array([[p[k] for k in served.labels] for p in served.predict_proba(dev)])
+    thresholds = np.array([served.thresholds[k] for k in served.labels])
+    same = ((torch_probs >= thresholds) == (onnx_probs >= thresholds)).mean()
+    assert same >= 0.99
+    assert np.abs(torch_probs - onnx_probs).max() <= 0.02
+
+
+def test_long_comments_keep_head_and_tail(tiny_model: Path) -> None:
+    served = OnnxClassifier.from_pretrained(tiny_model)
+    assert served.encoder is not None
+    text = "START " + "middle " * 300 + "END"
+    ids = served.encoder.ids(text)
+    tok = served.encoder.tokenizer
+    assert len(ids) == served.encoder.max_length
+    assert "start" in tok.decode(ids[:3]).lower() and "end" in tok.decode(ids[-3:]).lower()
+
+
+def test_pipeline_serves_the_model_and_keeps_the_rules(tiny_model: Path) -> None:
+    pipeline, components = build_pipeline(staff_roster=REPO / "data" / "staff_roster.txt", model_dir=tiny_model)
+    assert components["model"].ok
+    result = pipeline.classify("ring me on 07700 900123 you w@nker")
+    assert result.source == "model" and result.model_version == "tiny-1"
+    assert {"pii", "abusive"} <= set(result.labels)  # high-precision rules always count
+
+
+def test_a_broken_model_means_rules_only_and_readyz_degraded(tiny_model: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.int8.onnx").write_bytes(b"not a model")
+    from api.main import create_app
+    from tests.api.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path, model_dir=broken))
+    with TestClient(app) as client:
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "degraded" and "failed to load" in ready["components"]["model"]["detail"]
+        body = client.post("/classify", json={"text": "hello"}).json()
+        assert body["source"] == "rules" and "failed to load" in body["fallback_reason"]
+
+
+def test_service_with_a_model_is_ready_and_says_which_version(tiny_model: Path, tmp_path: Path) -> None:
+    from api.main import create_app
+    from tests.api.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path, model_dir=tiny_model))
+    with TestClient(app) as client:
+        assert client.get("/readyz").json()["status"] == "ready"
+        body = client.post("/classify", json={"text": "How do I pay my rent?"}).json()
+        assert body["source"] == "model" and body["model_version"] == "tiny-1"
+        assert any(e["source"] == "model:tiny-1" for e in body["evidence"]) or not body["labels"]
+
+
+def test_registry_promotes_and_rolls_back(tiny_model: Path, tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    registry.root.mkdir()
+    for version in ["v1", "v2"]:
+        shutil.copytree(tiny_model, registry.root / version)
+        meta = json.loads((registry.root / version / "sift_model.json").read_text())
+        meta["version"] = version
+        (registry.root / version / "sift_model.json").write_text(json.dumps(meta))
+    with pytest.raises(RegistryError, match="nothing to roll back"):
+        registry.rollback()
+    registry.promote("v1")
+    registry.promote("v2")
+    assert registry.current() == "v2" and OnnxClassifier.from_pretrained(registry.current_link).version == "v2"
+    assert registry.rollback() == "v1" and registry.current() == "v1"
+    with pytest.raises(RegistryError, match="known versions: v1, v2"):
+        registry.promote("v9")

@@ -1,0 +1,39 @@
+"""The model card (``README.md`` in the artifact): what it was trained on, how well it does, where it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def write_card(out_dir: Path, meta: dict[str, Any]) -> None:
+    lines = [f"# sift model {meta['version']}", "",
+             f"Base encoder: {meta['base_model']}. Fine-tuned end to end with a multi-label head over "
+             f"{', '.join(meta['labels'])} (masked binary cross-entropy: a source's silence on a label teaches nothing).",
+             f"Code version {meta['code_version']}; trained {meta['created_at']} in {meta['train_seconds']} s; "
+             f"best epoch {meta['best_epoch']}; training data fingerprint `{meta['training_data_fingerprint'][:16]}…` "
+             f"({meta['training_rows']} rows).", "", "## Training data and licences", "",
+             "| source | licence | rows used | restricted |", "|---|---|---|---|"]
+    for name, info in meta["sources"].items():
+        lines.append(f"| {name} | {info['licence']} | {info['rows']} | "
+                     f"{'yes, used because the trainer asked for it by name' if info.get('restricted') else 'no'} |")
+    lines += ["", "## How well it does (int8 ONNX model alone, calibrated thresholds)", ""]
+    for set_name, result in meta.get("metrics", {}).items():
+        lines += [f"### {set_name} ({result['rows']} rows): macro-F1 {result['macro_f1']}", "",
+                  "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        for label, m in result["labels"].items():
+            lines.append(f"| {label} | {m['precision']} | {m['recall']} | {m['f1']} | {m['support']} |")
+        lines.append("")
+    lines += ["## Thresholds, review bands, calibration", "", "| label | temperature | threshold | review band |", "|---|---|---|---|"]
+    for label in meta["labels"]:
+        low, high = meta["review_bands"][label]
+        lines.append(f"| {label} | {meta['temperatures'][label]} | {meta['thresholds'][label]} | [{low}, {high}) |")
+    lines += ["", "## Where it fails", "",
+              "- Trained on the team's seed comments for one (fictional) UK housing association plus any imported public sets "
+              "listed above; none of the public sets is UK housing. Expect weaker results on other organisations' wording.",
+              "- `staff_named` is not learnt: it comes from the roster rules. High-precision rules (PII validators, abuse "
+              "lexicon, malicious links) run beside the model and override it.",
+              "- Long comments are read head and tail within the token window; the middle is seen only by the rules.",
+              "- Sarcasm, rhetorical questions and civil-but-angry criticism are the commonest confusions (see the "
+              "error-analysis notebook).", ""]
+    (out_dir / "README.md").write_text("\n".join(lines), encoding="utf-8")

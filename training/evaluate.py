@@ -1,0 +1,97 @@
+"""Evaluate the served pipeline on labelled data, beside baselines run on the same rows.
+
+Reports per label and flag: precision, recall, F1, support; macro-F1; the review rate and
+the precision of decisions made without review. Baselines: the rules alone, and
+``alt-profanity-check`` for ``abusive``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from model.labels import FLAGS, LABELS
+from model.pipeline import Pipeline
+from training.data import ALL_TARGETS, Example
+from training.metrics import label_metrics, macro_f1
+
+
+@dataclass
+class SystemResult:
+    name: str
+    metrics: dict[str, dict[str, float]]
+    macro_f1_labels: float
+    scores: np.ndarray  # rows x targets
+    predicted: np.ndarray
+    review: np.ndarray | None = None
+    outside_review: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"macro_f1": self.macro_f1_labels, "labels": self.metrics}
+        if self.review is not None:
+            out["review_rate"] = round(float(self.review.mean()), 4)
+            out["outside_review"] = self.outside_review
+        return out
+
+
+def gold(rows: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+    y = np.zeros((len(rows), len(ALL_TARGETS)), dtype=np.float32)
+    m = np.zeros_like(y)
+    for i, row in enumerate(rows):
+        for j, name in enumerate(ALL_TARGETS):
+            v = row.target(name)
+            if v is not None:
+                y[i, j], m[i, j] = v, 1
+    return y, m
+
+
+def run_pipeline(name: str, pipeline: Pipeline, rows: Sequence[Example], y: np.ndarray, m: np.ndarray,
+                 batch: int = 64) -> SystemResult:
+    scores = np.zeros_like(y)
+    pred = np.zeros_like(y, dtype=bool)
+    review = np.zeros(len(rows), dtype=bool)
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        for offset, result in enumerate(pipeline.classify_many([r.text for r in chunk])):
+            i = start + offset
+            for j, t in enumerate(ALL_TARGETS):
+                scores[i, j] = result.scores[t] if t in LABELS else result.flag_scores[t]
+                pred[i, j] = t in result.labels if t in LABELS else result.flags[t]
+            review[i] = result.needs_review
+    metrics = label_metrics(pred, y, m, ALL_TARGETS)
+    outside = label_metrics(pred[~review], y[~review], m[~review], ALL_TARGETS) if (~review).any() else {}
+    return SystemResult(name, metrics, macro_f1(metrics, LABELS), scores, pred, review,
+                        {k: {"precision": v["precision"], "decided": v["predicted"]} for k, v in outside.items()})
+
+
+def run_profanity_check(rows: Sequence[Example], y: np.ndarray, m: np.ndarray) -> SystemResult | None:
+    try:
+        from profanity_check import predict_prob
+    except ImportError:
+        return None
+    j = ALL_TARGETS.index("abusive")
+    scores = np.zeros_like(y)
+    scores[:, j] = predict_prob([r.text for r in rows])
+    pred = scores >= 0.5
+    only = np.zeros_like(m)
+    only[:, j] = m[:, j]
+    metrics = label_metrics(pred, y, only, ALL_TARGETS)
+    return SystemResult("alt-profanity-check", metrics, metrics.get("abusive", {}).get("f1", 0.0), scores, pred)
+
+
+def format_table(results: Sequence[SystemResult]) -> str:
+    names = [r.name for r in results]
+    width = max(14, *(len(n) for n in names))
+    lines = ["target        " + "".join(f"{n:>{width + 14}}" for n in names),
+             "              " + "".join(f"{'P    R    F1   (n)':>{width + 14}}" for _ in names)]
+    for target in LABELS + FLAGS:
+        cells = []
+        for r in results:
+            m = r.metrics.get(target)
+            cells.append(f"{m['precision']:.2f} {m['recall']:.2f} {m['f1']:.2f} ({m['support']})" if m else "-")
+        lines.append(f"{target:<14}" + "".join(f"{c:>{width + 14}}" for c in cells))
+    lines.append(f"{'macro-F1 (6)':<14}" + "".join(f"{r.macro_f1_labels:>{width + 14}.4f}" for r in results))
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""The trainable network: a transformer encoder, mean pooling, and a multi-label head.
+
+Mean pooling matches how all-MiniLM-L6-v2 was trained as a sentence encoder, so the head
+starts from good sentence vectors. Saved as safetensors plus the encoder's config; never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from training.config import TINY, default_base_model
+
+
+class EncoderClassifier(nn.Module):
+    def __init__(self, encoder: nn.Module, hidden: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-6)
+        return self.head(self.dropout(pooled))  # type: ignore[no-any-return]
+
+
+def tiny_config():  # type: ignore[no-untyped-def]
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                      max_position_embeddings=128)
+
+
+def build(base_model: str, num_labels: int, dropout: float) -> tuple[EncoderClassifier, Path]:
+    """The network and the folder holding its tokenizer (``tokenizer.json``)."""
+    from transformers import AutoModel, logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    if base_model == TINY:
+        encoder = AutoModel.from_config(tiny_config())
+        tokenizer_dir = Path(default_base_model())
+    else:
+        path = Path(base_model)
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"base model {path} has no config.json (give a local model folder; nothing is downloaded)")
+        encoder = AutoModel.from_pretrained(str(path), local_files_only=True)
+        tokenizer_dir = path
+    return EncoderClassifier(encoder, encoder.config.hidden_size, num_labels, dropout), tokenizer_dir
+
+
+def save(network: EncoderClassifier, out_dir: Path, tokenizer_dir: Path) -> None:
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.contiguous() for k, v in network.state_dict().items()}
+    save_file(state, str(out_dir / "model.safetensors"))
+    (out_dir / "encoder_config.json").write_text(network.encoder.config.to_json_string(), encoding="utf-8")
+    shutil.copy(tokenizer_dir / "tokenizer.json", out_dir / "tokenizer.json")
+
+
+def load(model_dir: Path) -> EncoderClassifier:
+    """Rebuild the PyTorch network from an artifact (for parity checks and comparisons)."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel
+
+    config_dict = json.loads((model_dir / "encoder_config.json").read_text(encoding="utf-8"))
+    config = AutoConfig.for_model(**config_dict)
+    meta = json.loads((model_dir / "sift_model.json").read_text(encoding="utf-8"))
+    network = EncoderClassifier(AutoModel.from_config(config), config.hidden_size, len(meta["labels"]), 0.0)
+    network.load_state_dict(load_file(str(model_dir / "model.safetensors")))
+    network.eval()
+    return network
+
+
+def export_onnx(network: EncoderClassifier, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``model.onnx`` (fp32) and ``model.int8.onnx`` (dynamic int8 quantisation)."""
+    import warnings
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    network.eval()
+    ids = torch.ones((2, 12), dtype=torch.long)
+    mask = torch.ones((2, 12), dtype=torch.long)
+    fp32 = out_dir / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network, (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                                        "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    int8 = out_dir / "model.int8.onnx"
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    return fp32, int8

