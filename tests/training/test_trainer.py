@@ -55,7 +55,8 @@ def test_int8_onnx_matches_pytorch_on_the_dev_set(tiny_model: Path) -> None:
     assert served.encoder is not None
     ids, mask = served.encoder(dev)
     with torch.no_grad():
-        torch_probs = torch.sigmoid(torch_net(torch.from_numpy(ids), torch.from_numpy(mask)) / torch.from_numpy(served.temperatures)).numpy()
+        logits = torch_net(torch.from_numpy(ids), torch.from_numpy(mask))
+        torch_probs = torch.sigmoid(logits / torch.from_numpy(served.temperatures)).numpy()
     onnx_probs = np.array([[p[k] for k in served.labels] for p in served.predict_proba(dev)])
     thresholds = np.array([served.thresholds[k] for k in served.labels])
     same = ((torch_probs >= thresholds) == (onnx_probs >= thresholds)).mean()
