@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(cfg.effective_database_url)
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.author_secret = cfg.author_secret()
-        policy = DecisionPolicy(review_bands=dict.fromkeys(TARGETS, (cfg.review_band_low, cfg.review_band_high)))
+        policy = DecisionPolicy(review_bands=dict.fromkeys(TARGETS, (cfg.review_band_low, cfg.review_band_high)),
+                                band_overrides=dict(cfg.review_bands))
         app.state.pipeline, app.state.components = build_pipeline(
             rules_dir=cfg.rules_dir, staff_roster=cfg.staff_roster, org_file=cfg.org_file,
             model_dir=cfg.effective_model_dir, policy=policy)

@@ -43,8 +43,22 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(None, description="the learnt model to serve; empty means data_dir/models/current")
     review_band_low: float = Field(0.35, ge=0.0, le=1.0)
     review_band_high: float = Field(0.65, ge=0.0, le=1.0)
+    review_bands: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description='per-label review bands overriding the model\'s, as JSON: {"complaint": [0.5, 0.8]}')
     secret_key: str = Field("", description="keys the author hash; empty: generated once into data_dir/secret_key")
     log_level: str = "INFO"
+
+    @field_validator("review_bands")
+    @classmethod
+    def _bands(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        from model.labels import TARGETS
+
+        for label, (low, high) in value.items():
+            if label not in TARGETS:
+                raise ValueError(f"SIFT_REVIEW_BANDS names {label!r}; labels and flags are {list(TARGETS)}")
+            if not 0.0 <= low <= high <= 1.0:
+                raise ValueError(f"SIFT_REVIEW_BANDS[{label!r}] must be [low, high] with 0 <= low <= high <= 1")
+        return value
 
     @field_validator("log_level")
     @classmethod

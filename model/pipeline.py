@@ -39,12 +39,14 @@ class DecisionPolicy:
 
     thresholds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TARGETS, 0.5))
     review_bands: dict[str, tuple[float, float]] = field(default_factory=lambda: dict.fromkeys(TARGETS, (0.35, 0.65)))
+    # Bands set by the operator win over the model artifact's own (settings: SIFT_REVIEW_BANDS).
+    band_overrides: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for target, value in self.thresholds.items():
             if target not in TARGETS or not 0.0 <= value <= 1.0:
                 raise ValueError(f"threshold for {target!r} must be a label or flag with a value in [0, 1], got {value!r}")
-        for target, (low, high) in self.review_bands.items():
+        for target, (low, high) in {**self.review_bands, **self.band_overrides}.items():
             if target not in TARGETS or not 0.0 <= low <= high <= 1.0:
                 raise ValueError(f"review band for {target!r} must satisfy 0 <= low <= high <= 1, got {(low, high)!r}")
 
@@ -111,7 +113,7 @@ class Pipeline:
             steps += ["model", "rules", "merge"]
             source = "model"
             thresholds = {**self.policy.thresholds, **self.classifier.thresholds}
-            bands = {**self.policy.review_bands, **self.classifier.review_bands}
+            bands = {**self.policy.review_bands, **self.classifier.review_bands, **self.policy.band_overrides}
             scores = {t: float(model_scores.get(t, rules_out.scores[t])) for t in TARGETS}
             # Flags the model does not predict, and high-precision rule hits, come from the rules.
             for target in TARGETS:
@@ -122,7 +124,7 @@ class Pipeline:
         else:
             steps += ["rules"]
             source = "rules"
-            thresholds, bands = self.policy.thresholds, self.policy.review_bands
+            thresholds, bands = self.policy.thresholds, {**self.policy.review_bands, **self.policy.band_overrides}
             scores = dict(rules_out.scores)
             model_source = ""
         steps += ["thresholds", "review"]

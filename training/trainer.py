@@ -213,6 +213,7 @@ class Trainer:
         (out_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         net.export_onnx(network, out_dir)
         served = OnnxClassifier.from_pretrained(out_dir)
+        meta["parity"] = self._parity(network, served, dev_texts)
         meta["metrics"] = {name: self._evaluate_set(served, rows) for name, rows in data.eval_sets.items() if rows}
         meta["int8_size_bytes"] = (out_dir / "model.int8.onnx").stat().st_size
         (out_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -221,6 +222,20 @@ class Trainer:
 
         write_card(out_dir, meta)
         return out_dir
+
+    @staticmethod
+    def _parity(network: net.EncoderClassifier, served: OnnxClassifier, texts: list[str]) -> dict[str, float]:
+        """How closely the served int8 ONNX model follows the PyTorch network on dev."""
+        assert served.encoder is not None
+        ids, mask = served.encoder(texts)
+        with torch.no_grad():
+            logits = network(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+        torch_probs = sigmoid(logits / served.temperatures)
+        onnx_probs = np.array([[p[k] for k in served.labels] for p in served.predict_proba(texts)])
+        thresholds = np.array([served.thresholds[k] for k in served.labels])
+        return {"decision_agreement": round(float(((torch_probs >= thresholds) == (onnx_probs >= thresholds)).mean()), 4),
+                "max_abs_diff": round(float(np.abs(torch_probs - onnx_probs).max()), 4),
+                "mean_abs_diff": round(float(np.abs(torch_probs - onnx_probs).mean()), 5)}
 
     @staticmethod
     def _evaluate_set(classifier: OnnxClassifier, rows: list[Example]) -> dict[str, Any]:

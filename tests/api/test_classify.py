@@ -114,3 +114,15 @@ def test_a_non_loopback_bind_requires_keys_by_default(tmp_path: Path) -> None:
     assert not make_settings(tmp_path, host="127.0.0.1").api_key_required
     with pytest.raises(ValueError, match="only allowed on a loopback address"):
         make_settings(tmp_path, host="0.0.0.0", require_api_key=False)
+
+
+def test_review_bands_from_settings_override_and_are_validated(tmp_path: Path) -> None:
+    text = {"text": "those clowns"}  # "clown" scores 0.6 for abusive: inside the default band [0.35, 0.65)
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        assert any(r.startswith("abusive:") for r in client.post("/classify", json=text).json()["review_reasons"])
+    with TestClient(create_app(make_settings(tmp_path, review_bands={"abusive": [0.9, 0.95]}))) as client:
+        assert not any(r.startswith("abusive:") for r in client.post("/classify", json=text).json()["review_reasons"])
+    with pytest.raises(ValueError, match="SIFT_REVIEW_BANDS names 'rude'"):
+        make_settings(tmp_path, review_bands={"rude": [0.1, 0.2]})
+    with pytest.raises(ValueError, match=r"SIFT_REVIEW_BANDS\['pii'\] must be"):
+        make_settings(tmp_path, review_bands={"pii": [0.9, 0.2]})
