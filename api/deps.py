@@ -13,6 +13,7 @@ from api.db.models import ApiKey
 from api.db.repository import find_api_key
 from api.settings import Settings
 from model.pipeline import Pipeline
+from model.policy.engine import PolicyEngine
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -35,6 +36,13 @@ def get_pipeline(request: Request) -> Pipeline:
 
 
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+
+
+def get_policy(request: Request) -> PolicyEngine:
+    return request.app.state.policy  # type: ignore[no-any-return]
+
+
+PolicyDep = Annotated[PolicyEngine, Depends(get_policy)]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="a key from `sift keys create`")
 _bearer = HTTPBearer(auto_error=False, description="the same key as a bearer token")

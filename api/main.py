@@ -15,8 +15,10 @@ from api.limits import BodySizeLimit
 from api.routes import classify, health
 from api.settings import Settings, get_settings
 from model.labels import TARGETS
-from model.loader import build_pipeline
+from model.loader import ComponentStatus, build_pipeline
 from model.pipeline import DecisionPolicy
+from model.policy.config import load_policy
+from model.policy.engine import PolicyEngine
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pipeline, app.state.components = build_pipeline(
             rules_dir=cfg.rules_dir, staff_roster=cfg.staff_roster, org_file=cfg.org_file,
             model_dir=cfg.effective_model_dir, policy=policy)
+        app.state.policy = PolicyEngine(load_policy(cfg.policy_file))
+        app.state.components["policy"] = ComponentStatus(True, f"policy from {cfg.policy_file}")
         for name, component in app.state.components.items():
             logger.info("%s: %s", name, component.detail)
         if not cfg.api_key_required:

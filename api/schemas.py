@@ -49,6 +49,26 @@ class EvidencePublic(BaseModel):
     entity: str | None = Field(None, description="for personal data, its type (PHONE, EMAIL, ...)")
 
 
+class ActionPublic(BaseModel):
+    action: str = Field(description="delete_post, remove_post, private_message, block_author, report_to_platform, "
+                                    "answer_publicly, public_reply, raise_with_customer_experience, escalate_emergency")
+    reason: str
+    rule: str = Field(description="the policy rule that asked for it")
+    guide: str = Field(description="the sentence of the social media guide behind the rule")
+    template: str | None = None
+    history: list[dict[str, str]] | None = Field(None, description="for block_author: the removals that justify it")
+
+
+class SlaPublic(BaseModel):
+    acknowledge_by: str | None = Field(description="ISO 8601, in the organisation's time zone")
+    respond_by: str | None
+    timezone: str
+    posted_at: str
+    in_office_hours: bool
+    out_of_hours_cover: bool
+    notes: list[str]
+
+
 class ClassificationPublic(BaseModel):
     id: str | None = Field(None, description="the id sent with the comment, if any")
     record_id: str = Field(description="sift's id for the stored decision")
@@ -64,6 +84,11 @@ class ClassificationPublic(BaseModel):
     evidence: list[EvidencePublic]
     redacted_text: str
     steps: list[str]
+    actions: list[ActionPublic] = Field(description="what to do, from the policy (the guide by default)")
+    route_to: str | None = Field(description="the team that handles it")
+    priority: Literal["urgent", "high", "medium", "normal", "low"]
+    reply_templates: dict[str, str] = Field(description="the reply texts the policy names, filled in")
+    sla: SlaPublic | None = Field(description="deadlines in working hours, when the policy sets any")
 
 
 class ClassificationsPublic(BaseModel):

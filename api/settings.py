@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     rules_dir: Path = DEFAULT_RULES_DIR
     org_file: Path | None = None
     staff_roster: Path | None = REPO_ROOT / "data" / "staff_roster.txt"
+    policy_file: Path = Field(REPO_ROOT / "data" / "policy.yaml", description="the guide as policy (YAML)")
     model_dir: Path | None = Field(None, description="the learnt model to serve; empty means data_dir/models/current")
     review_band_low: float = Field(0.35, ge=0.0, le=1.0)
     review_band_high: float = Field(0.65, ge=0.0, le=1.0)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
 from model.pipeline import MAX_TEXT_CHARS, Pipeline
+from model.policy.engine import PolicyEngine
 
 CHANNELS = {"facebook", "twitter", "linkedin", "youtube", "instagram", "other"}
 
@@ -37,9 +39,21 @@ def _parse(line_no: int, line: str) -> tuple[dict[str, Any] | None, dict[str, An
         error = f"\"text\" has {len(text)} characters; the limit is {MAX_TEXT_CHARS}"
     elif item.get("channel") is not None and item["channel"] not in CHANNELS:
         error = f"\"channel\" must be one of {sorted(CHANNELS)}"
+    elif item.get("posted_at") is not None and _posted(item["posted_at"]) is None:
+        error = "\"posted_at\" must be an ISO 8601 date and time, e.g. 2026-11-27T10:30:00Z"
     if error:
         return None, {"line": line_no, "id": item.get("id"), "error": error}
     return item, None
+
+
+def _posted(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _chunks(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
@@ -53,7 +67,8 @@ def _chunks(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[
         yield chunk
 
 
-def classify_file(pipeline: Pipeline, path: Path, out: TextIO, *, batch_size: int = 64, progress: bool = True) -> dict[str, int]:
+def classify_file(pipeline: Pipeline, path: Path, out: TextIO, *, batch_size: int = 64, progress: bool = True,
+                  policy: PolicyEngine | None = None) -> dict[str, int]:
     counts = {"ok": 0, "errors": 0}
     total = path.stat().st_size
     with path.open("r", encoding="utf-8", errors="replace") as handle, \
@@ -70,6 +85,9 @@ def classify_file(pipeline: Pipeline, path: Path, out: TextIO, *, batch_size: in
                 else:
                     assert item is not None
                     record = {"id": item.get("id"), "line": n, **asdict(results[n])}
+                    if policy is not None:
+                        record.update(policy.decide(results[n], item["text"], channel=item.get("channel"),
+                                                    posted_at=_posted(item.get("posted_at"))).public_fields())
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
                     counts["ok"] += 1
             bar.update(sum(len(line.encode("utf-8")) for _, line in chunk))

@@ -23,6 +23,8 @@ keys_app = typer.Typer(help="Manage API keys (stored hashed).", no_args_is_help=
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 data_app = typer.Typer(help="Import public labelled data sets into sift's JSONL format.", no_args_is_help=True)
 models_app = typer.Typer(help="The local model registry: list, promote, roll back.", no_args_is_help=True)
+policy_app = typer.Typer(help="The guide as policy: check a policy file, explain a decision.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
@@ -76,6 +78,17 @@ def _pipeline():  # type: ignore[no-untyped-def]
     return pipeline
 
 
+def _policy_engine(path: Path | None = None):  # type: ignore[no-untyped-def]
+    from model.policy.config import PolicyError, load_policy
+    from model.policy.engine import PolicyEngine
+
+    try:
+        return PolicyEngine(load_policy(path or _settings().policy_file))
+    except PolicyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def classify(text: Annotated[str | None, typer.Argument(help="a comment to classify")] = None,
              input: Annotated[Path | None, typer.Option("--input", "-i", help="JSONL file, one {\"text\": ...} a line")] = None,
@@ -94,7 +107,8 @@ def classify(text: Annotated[str | None, typer.Argument(help="a comment to class
         except InvalidTextError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-        typer.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+        decision = _policy_engine().decide(result, text)
+        typer.echo(json.dumps({**asdict(result), **decision.public_fields()}, ensure_ascii=False, indent=2))
         return
     from cli.batchfile import classify_file
 
@@ -104,7 +118,7 @@ def classify(text: Annotated[str | None, typer.Argument(help="a comment to class
         raise typer.Exit(2)
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
-        counts = classify_file(pipeline, input, out, batch_size=batch_size, progress=output is not None)
+        counts = classify_file(pipeline, input, out, batch_size=batch_size, progress=output is not None, policy=_policy_engine())
     finally:
         if output:
             out.close()
@@ -335,6 +349,51 @@ def models_rollback() -> None:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"rolled back: {version} is now the current model")
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="a policy YAML file")]) -> None:
+    """Validate a policy file; errors name the bad key."""
+    engine = _policy_engine(file)
+    policy = engine.policy
+    typer.echo(f"{file}: valid. {len(policy.rules)} rules ({', '.join(r.id for r in policy.rules)}), "
+               f"{len(policy.templates)} templates, office hours {policy.calendar.office_hours.start:%H:%M}-"
+               f"{policy.calendar.office_hours.end:%H:%M} {policy.calendar.timezone}, repeat offenders blocked at "
+               f"{policy.repeat_offenders.removals} removals in {policy.repeat_offenders.window_days} days")
+
+
+@policy_app.command("explain")
+def policy_explain(text: Annotated[str, typer.Argument(help="a comment")],
+                   channel: Annotated[str | None, typer.Option(help="facebook, twitter, linkedin, youtube, instagram")] = None,
+                   posted_at: Annotated[str | None, typer.Option(help="ISO 8601, e.g. 2026-11-27T16:30:00Z (default: now)")] = None,
+                   policy: Annotated[Path | None, typer.Option(help="policy file (default: settings)")] = None) -> None:
+    """Classify a comment and say what to do about it, by when, and why."""
+    from cli.batchfile import _posted
+
+    when = _posted(posted_at) if posted_at else None
+    if posted_at and when is None:
+        typer.echo("error: --posted-at must be ISO 8601, e.g. 2026-11-27T16:30:00Z", err=True)
+        raise typer.Exit(2)
+    engine = _policy_engine(policy)
+    result = _pipeline().classify(text)
+    decision = engine.decide(result, text, channel=channel, posted_at=when)
+    flags = [f for f, on in result.flags.items() if on]
+    typer.echo(f"labels: {', '.join(result.labels) or '(none)'}" + (f"; flags: {', '.join(flags)}" if flags else "")
+               + f"  [source: {result.source}{' ' + result.model_version if result.model_version else ''}]")
+    typer.echo(f"priority: {decision.priority}; route to: {decision.route_to or '(nobody)'}")
+    for action in decision.actions:
+        typer.echo(f"- {action.action}: {action.reason}  [rule {action.rule}: \"{action.guide}\"]")
+        for past in action.history or []:
+            typer.echo(f"    earlier removal {past['at']} for {past['reason']}")
+    for name, body in decision.reply_templates.items():
+        typer.echo(f"  reply ({name}): {body}")
+    if decision.sla:
+        sla = decision.sla
+        typer.echo(f"posted {sla.posted_at}; acknowledge by {sla.acknowledge_by}; respond by {sla.respond_by} ({sla.timezone})")
+        for note in sla.notes:
+            typer.echo(f"  note: {note}")
+    if result.needs_review:
+        typer.echo("needs review: " + "; ".join(result.review_reasons))
 
 
 def main() -> None:

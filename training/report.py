@@ -48,7 +48,8 @@ def _plots(main: SystemResult, baselines: Sequence[SystemResult], rows: Sequence
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
         ax.set_ylim(0, 1.02)
-    axes.flat[0].legend(fontsize=7)
+    axes.flat[targets.index("abusive")].legend(fontsize=7)
+    fig.tight_layout()
     out["Precision-recall curves"] = _png(fig)
 
     fig, axes = plt.subplots(2, 4, figsize=(16, 7))
@@ -70,6 +71,7 @@ def _plots(main: SystemResult, baselines: Sequence[SystemResult], rows: Sequence
         ax.set_title(f"{target} (reliability)")
         ax.set_xlabel("mean score")
         ax.set_ylabel("share positive")
+    fig.tight_layout()
     out["Reliability diagrams"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(7, 6))

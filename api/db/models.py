@@ -59,3 +59,21 @@ class ClassificationRecord(Base):
     text_sha256: Mapped[str] = mapped_column(String(64))
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     redacted_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    priority: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    respond_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuthorOffence(Base):
+    """A post removed under the policy, kept against the author's keyed hash (never the author in clear)."""
+
+    __tablename__ = "author_offences"
+    __table_args__ = (Index("ix_author_offences_author", "author_hash", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    author_hash: Mapped[str] = mapped_column(String(64))
+    classification_id: Mapped[str] = mapped_column(String(36), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cleared_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db.models import ApiKey, ClassificationRecord, utcnow
+from api.db.offences import record_offences
 from model.result import Classification
 
 KEY_PREFIX = "sift_"
@@ -63,10 +64,12 @@ def author_hash(secret: bytes, channel: str | None, author_id: str | None) -> st
 
 
 def record_classifications(session: Session, items: Sequence[tuple[str, Classification, dict]]) -> list[str]:  # type: ignore[type-arg]
-    """Store each decision; text is kept only when a moderator will need to read it."""
+    """Store each decision (and its policy, when given); text is kept only when a moderator will need to read it."""
     rows = []
     for text, result, meta in items:
         posted_at: datetime | None = meta.get("posted_at")
+        decision = meta.get("policy")
+        respond_by = decision.sla.respond_by if decision is not None and decision.sla else None
         rows.append(ClassificationRecord(
             external_id=meta.get("id"), channel=meta.get("channel"), author_hash=meta.get("author_hash"),
             posted_at=posted_at, labels=result.labels, scores=result.scores,
@@ -76,7 +79,15 @@ def record_classifications(session: Session, items: Sequence[tuple[str, Classifi
             text_sha256=hashlib.sha256(text.encode()).hexdigest(),
             text=text if result.needs_review else None,
             redacted_text=result.redacted_text if result.needs_review else None,
+            policy=decision.to_dict() if decision is not None else None,
+            priority=decision.priority if decision is not None else None,
+            respond_by=datetime.fromisoformat(respond_by) if respond_by else None,
         ))
     session.add_all(rows)
+    session.flush()
+    for row, (_, _, meta) in zip(rows, items, strict=True):
+        decision = meta.get("policy")
+        if decision is not None and decision.removal_reasons:
+            record_offences(session, meta.get("author_hash"), row.id, decision.removal_reasons, meta.get("posted_at"))
     session.commit()
     return [row.id for row in rows]

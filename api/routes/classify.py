@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
+from api.db.offences import DbHistory
 from api.db.repository import author_hash, record_classifications
-from api.deps import ClassifyCallerDep, PipelineDep, SessionDep, SettingsDep
+from api.deps import ClassifyCallerDep, PipelineDep, PolicyDep, SessionDep, SettingsDep
 from api.schemas import (
     MAX_BATCH_ITEMS,
     MAX_TEXT_CHARS,
@@ -20,6 +23,7 @@ from api.schemas import (
     ErrorPublic,
 )
 from model.pipeline import Pipeline
+from model.policy.engine import PolicyDecision, PolicyEngine
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
@@ -31,26 +35,36 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _classify(pipeline: Pipeline, items: list[ClassifyRequest], secret: bytes, session: Any) -> list[ClassificationPublic]:
+def _classify(pipeline: Pipeline, policy: PolicyEngine, items: list[ClassifyRequest], secret: bytes,
+              session: Session) -> list[ClassificationPublic]:
     results = pipeline.classify_many([item.text for item in items])
-    meta = [{"id": item.id, "channel": item.channel, "posted_at": item.posted_at,
-             "author_hash": author_hash(secret, item.channel, item.author_id)} for item in items]
+    history = DbHistory(session)
+    received = datetime.now(UTC)
+    decisions: list[PolicyDecision] = []
+    meta: list[dict[str, Any]] = []
+    for item, result in zip(items, results, strict=True):
+        author = author_hash(secret, item.channel, item.author_id)
+        decision = policy.decide(result, item.text, channel=item.channel, posted_at=item.posted_at, author_hash=author,
+                                 history=history, now=received)
+        decisions.append(decision)
+        meta.append({"id": item.id, "channel": item.channel, "posted_at": item.posted_at or received, "author_hash": author,
+                     "policy": decision})
     record_ids = record_classifications(session, [(item.text, result, m) for item, result, m in zip(items, results, meta, strict=True)])
-    return [ClassificationPublic(id=item.id, record_id=record_id, **asdict(result))
-            for item, result, record_id in zip(items, results, record_ids, strict=True)]
+    return [ClassificationPublic(id=item.id, record_id=record_id, **asdict(result), **decision.public_fields())
+            for item, result, decision, record_id in zip(items, results, decisions, record_ids, strict=True)]
 
 
 @router.post("", response_model=ClassificationPublic, responses=ERRORS,
              summary=f"Classify one comment (text of 1 to {MAX_TEXT_CHARS} characters)")
-async def classify_one(body: ClassifyRequest, request: Request, pipeline: PipelineDep, session: SessionDep,
+async def classify_one(body: ClassifyRequest, request: Request, pipeline: PipelineDep, policy: PolicyDep, session: SessionDep,
                        settings: SettingsDep, _caller: ClassifyCallerDep) -> ClassificationPublic:
-    results = await run_in_threadpool(_classify, pipeline, [body], request.app.state.author_secret, session)
+    results = await run_in_threadpool(_classify, pipeline, policy, [body], request.app.state.author_secret, session)
     return results[0]
 
 
 @router.post("/batch", response_model=ClassificationsPublic, responses=ERRORS,
              summary=f"Classify up to {MAX_BATCH_ITEMS} comments, answered in the same order")
-async def classify_batch(body: ClassifyBatchRequest, request: Request, pipeline: PipelineDep, session: SessionDep,
-                         settings: SettingsDep, _caller: ClassifyCallerDep) -> ClassificationsPublic:
-    results = await run_in_threadpool(_classify, pipeline, body.items, request.app.state.author_secret, session)
+async def classify_batch(body: ClassifyBatchRequest, request: Request, pipeline: PipelineDep, policy: PolicyDep,
+                         session: SessionDep, settings: SettingsDep, _caller: ClassifyCallerDep) -> ClassificationsPublic:
+    results = await run_in_threadpool(_classify, pipeline, policy, body.items, request.app.state.author_secret, session)
     return ClassificationsPublic(items=results, count=len(results))

@@ -1,0 +1,47 @@
+"""The repeat-offender history in the database, and a moderator clearing a post."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db.models import AuthorOffence, utcnow
+from model.policy.history import Offence
+
+
+class DbHistory:
+    """:class:`model.policy.history.OffenceHistory` over the ``author_offences`` table."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def offences(self, author_hash: str, reasons: Sequence[str], since: datetime) -> list[Offence]:
+        rows = self.session.scalars(
+            select(AuthorOffence).where(AuthorOffence.author_hash == author_hash, AuthorOffence.reason.in_(list(reasons)),
+                                        AuthorOffence.created_at >= since, AuthorOffence.cleared_at.is_(None))
+            .order_by(AuthorOffence.created_at))
+        return [Offence(row.created_at, row.reason, row.classification_id) for row in rows]
+
+
+def record_offences(session: Session, author_hash: str | None, classification_id: str, reasons: Sequence[str],
+                    at: datetime | None = None) -> None:
+    """Remember a removal against the author (one row per reason); the caller commits."""
+    if not author_hash:
+        return
+    for reason in dict.fromkeys(reasons):
+        session.add(AuthorOffence(author_hash=author_hash, classification_id=classification_id, reason=reason,
+                                  created_at=at or utcnow()))
+
+
+def clear_offences(session: Session, classification_id: str, moderator: str) -> int:
+    """A moderator cleared this post: it no longer counts against its author. Returns rows cleared."""
+    rows = list(session.scalars(select(AuthorOffence).where(AuthorOffence.classification_id == classification_id,
+                                                            AuthorOffence.cleared_at.is_(None))))
+    for row in rows:
+        row.cleared_at = utcnow()
+        row.cleared_by = moderator
+    session.commit()
+    return len(rows)

@@ -1,0 +1,1 @@
+"""The guide as policy: actions, routing, priority, reply templates and deadlines for a classification."""

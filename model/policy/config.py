@@ -1,0 +1,200 @@
+"""The policy file's schema: validated at start-up, with errors that name the bad key."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from model.labels import FLAGS, LABELS
+
+ACTIONS = ("delete_post", "remove_post", "private_message", "block_author", "report_to_platform", "answer_publicly",
+           "public_reply", "raise_with_customer_experience", "escalate_emergency")
+PRIORITIES = ("urgent", "high", "medium", "normal", "low")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "data" / "policy.yaml"
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OfficeHours(_Strict):
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _order(self) -> OfficeHours:
+        if self.start >= self.end:
+            raise ValueError("office_hours.start must be before office_hours.end")
+        return self
+
+
+class Holidays(_Strict):
+    country: str = "GB"
+    subdivision: str | None = "ENG"
+
+
+class Calendar(_Strict):
+    timezone: str = "Europe/London"
+    office_hours: OfficeHours
+    working_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+    holidays: Holidays = Holidays()
+    closures: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _some_days(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("working_days needs at least one day")
+        return value
+
+
+class Sla(_Strict):
+    acknowledge_hours: float = Field(gt=0, le=100)
+    respond_hours: float = Field(gt=0, le=200)
+
+
+class RepeatOffenders(_Strict):
+    removals: int = Field(3, ge=1)
+    window_days: int = Field(30, ge=1)
+    reasons: list[str] = Field(default_factory=lambda: ["abusive", "staff_named", "spam"])
+
+    @field_validator("reasons")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in LABELS + FLAGS]
+        if bad:
+            raise ValueError(f"unknown reasons {bad}; use labels or flags: {list(LABELS + FLAGS)}")
+        return value
+
+
+class SimpleQuery(_Strict):
+    max_words: int = Field(30, ge=1)
+    not_with: list[str] = Field(default_factory=list)
+
+
+class Emergency(_Strict):
+    name: str
+    regex: str
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"regex does not compile: {exc}") from exc
+        return value
+
+
+class ActionSpec(_Strict):
+    do: str
+    reason: str
+    template: str | None = None
+    when_simple: bool | None = None
+
+    @field_validator("do")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        if value not in ACTIONS:
+            raise ValueError(f"unknown action {value!r}; actions are {list(ACTIONS)}")
+        return value
+
+
+class When(_Strict):
+    labels_any: list[str] = Field(default_factory=list)
+    flags_any: list[str] = Field(default_factory=list)
+    evidence_any: list[str] = Field(default_factory=list)
+    emergency: bool = False
+
+    @model_validator(mode="after")
+    def _valid(self) -> When:
+        bad = [x for x in self.labels_any if x not in LABELS] + [x for x in self.flags_any if x not in FLAGS]
+        if bad:
+            raise ValueError(f"unknown labels or flags {bad}")
+        if not (self.labels_any or self.flags_any or self.evidence_any or self.emergency):
+            raise ValueError("a rule's `when` needs at least one of labels_any, flags_any, evidence_any, emergency")
+        return self
+
+
+class RuleSpec(_Strict):
+    id: str
+    guide: str = Field(min_length=1, description="the sentence of the guide this rule comes from")
+    when: When
+    priority: Literal["urgent", "high", "medium", "normal", "low"]
+    route_to: str
+    actions: list[ActionSpec]
+    sla: bool = False
+    weekend_to_next_working_day: bool = False
+    out_of_hours_cover: bool = False
+
+
+class Organisation(_Strict):
+    name: str
+    contact_email: str
+    out_of_hours_phone: str = ""
+
+
+class PolicyFile(_Strict):
+    version: Literal[1]
+    organisation: Organisation
+    calendar: Calendar
+    sla: Sla
+    teams: dict[str, str]
+    repeat_offenders: RepeatOffenders = RepeatOffenders()
+    simple_query: SimpleQuery = SimpleQuery()
+    emergencies: list[Emergency] = Field(default_factory=list)
+    templates: dict[str, dict[str, str]]
+    rules: list[RuleSpec]
+
+    @model_validator(mode="after")
+    def _references(self) -> PolicyFile:
+        for i, rule in enumerate(self.rules):
+            if rule.route_to not in self.teams:
+                raise ValueError(f"rules.{i} ({rule.id}): route_to {rule.route_to!r} is not one of teams {sorted(self.teams)}")
+            for j, action in enumerate(rule.actions):
+                if action.template and action.template not in self.templates:
+                    raise ValueError(f"rules.{i}.actions.{j} ({rule.id}): template {action.template!r} is not defined "
+                                     f"under templates ({sorted(self.templates)})")
+        for name, variants in self.templates.items():
+            if "default" not in variants:
+                raise ValueError(f"templates.{name} needs a `default` text")
+        ids = [r.id for r in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("rule ids must be unique")
+        return self
+
+
+def load_policy(path: Path = DEFAULT_POLICY) -> PolicyFile:
+    if not path.is_file():
+        raise PolicyError(f"policy file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise PolicyError(f"{path}: {problems}") from exc
