@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import ApiKey
+from api.auth import WebSession, csrf_ok, read_session
+from api.db.models import ApiKey, User
 from api.db.repository import find_api_key
 from api.settings import Settings
 from model.pipeline import Pipeline
@@ -71,3 +73,50 @@ def _require_scope(scope: str):  # type: ignore[no-untyped-def]
 
 
 ClassifyCallerDep = Annotated[ApiKey | None, Depends(_require_scope("classify"))]
+
+
+def get_web_session(request: Request, session: SessionDep) -> WebSession | None:
+    """The signed-in moderator, if the cookie is valid and the account still active."""
+    web = read_session(request, request.app.state.author_secret)
+    if web is None:
+        return None
+    user = session.scalar(select(User).where(User.username == web.username, User.disabled.is_(False)))
+    return web if user is not None else None
+
+
+WebSessionDep = Annotated[WebSession | None, Depends(get_web_session)]
+
+
+def require_moderator_page(web: WebSessionDep) -> WebSession:
+    """For the review pages: a signed-out visitor is sent to the sign-in page and sees nothing else."""
+    if web is None:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, "sign in first", headers={"Location": "/review/login"})
+    return web
+
+
+ModeratorPageDep = Annotated[WebSession, Depends(require_moderator_page)]
+
+
+def require_reviewer(request: Request, session: SessionDep, web: WebSessionDep,
+                     header_key: Annotated[str | None, Security(_api_key_header)] = None,
+                     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> str:
+    """For the review JSON API: an API key with the review scope, or a signed-in moderator (with the CSRF
+    header on anything that changes state). Required even on loopback: the items hold personal data."""
+    plain = header_key or (bearer.credentials if bearer else None)
+    if plain is not None:
+        key = find_api_key(session, plain)
+        if key is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked")
+        scopes = key.scopes.split(",")
+        if "review" not in scopes and "admin" not in scopes:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this API key lacks the 'review' scope")
+        return f"key:{key.name}"
+    if web is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a moderator or send an API key with the review scope",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if request.method not in {"GET", "HEAD", "OPTIONS"} and not csrf_ok(web, request.headers.get("X-CSRF-Token")):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong X-CSRF-Token header")
+    return web.username
+
+
+ReviewerDep = Annotated[str, Depends(require_reviewer)]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.pipeline import InvalidTextError
 
@@ -38,6 +41,19 @@ async def invalid_text(_: Request, exc: Exception) -> JSONResponse:
                         content={"error": "the request is not valid", "details": [{"field": "text", "message": str(exc)}]})
 
 
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if 300 <= exc.status_code < 400 and "Location" in headers:
+        return RedirectResponse(headers["Location"], status_code=exc.status_code)
+    if request.url.path.startswith("/review") and "text/html" in request.headers.get("accept", ""):
+        body = (f"<!doctype html><title>sift</title><main style='font-family:sans-serif;margin:2em'><h1>{exc.status_code}</h1>"
+                f"<p role='alert'>{html.escape(str(exc.detail))}</p><p><a href='/review'>Back to the queue</a></p></main>")
+        return HTMLResponse(body, status_code=exc.status_code, headers=headers)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(InvalidTextError, invalid_text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,8 @@ from api import errors
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
 from api.limits import BodySizeLimit
-from api.routes import classify, health
+from api.reload import model_identity, watch
+from api.routes import classify, health, review_api, review_pages
 from api.settings import Settings, get_settings
 from model.labels import TARGETS
 from model.loader import ComponentStatus, build_pipeline
@@ -21,6 +23,13 @@ from model.policy.config import load_policy
 from model.policy.engine import PolicyEngine
 
 logger = logging.getLogger(__name__)
+
+
+def purge_on_start(app: FastAPI) -> int:
+    from api.db.review import purge_expired
+
+    with app.state.session_factory() as session:
+        return purge_expired(session, app.state.settings.retention_days)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,7 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not cfg.api_key_required:
             logger.warning("API keys are NOT required: the service is bound to loopback (%s) only. "
                            "Set SIFT_REQUIRE_API_KEY=true or bind another address to require them.", cfg.host)
+        app.state.model_identity = model_identity(cfg.effective_model_dir)
+        purged = purge_on_start(app)
+        if purged:
+            logger.info("purged the text of %d comments older than %d days", purged, cfg.retention_days)
+        watcher = asyncio.create_task(watch(app, cfg.model_poll_seconds)) if cfg.model_poll_seconds > 0 else None
         yield
+        if watcher:
+            watcher.cancel()
         app.state.engine.dispose()
 
     app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",
@@ -53,4 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(classify.router)
+    app.include_router(review_api.router)
+    app.include_router(review_pages.router)
     return app

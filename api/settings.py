@@ -48,6 +48,8 @@ class Settings(BaseSettings):
         default_factory=dict, description='per-label review bands overriding the model\'s, as JSON: {"complaint": [0.5, 0.8]}')
     secret_key: str = Field("", description="keys the author hash; empty: generated once into data_dir/secret_key")
     log_level: str = "INFO"
+    retention_days: int = Field(90, ge=1, description="days the text of review items is kept before it is purged")
+    model_poll_seconds: float = Field(2.0, ge=0, description="how often to look for a newly promoted model (0: never)")
 
     @field_validator("review_bands")
     @classmethod

@@ -24,6 +24,10 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 data_app = typer.Typer(help="Import public labelled data sets into sift's JSONL format.", no_args_is_help=True)
 models_app = typer.Typer(help="The local model registry: list, promote, roll back.", no_args_is_help=True)
 policy_app = typer.Typer(help="The guide as policy: check a policy file, explain a decision.", no_args_is_help=True)
+users_app = typer.Typer(help="Moderator accounts for the review pages.", no_args_is_help=True)
+review_app = typer.Typer(help="The review queue: suggest items, purge old texts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(review_app, name="review")
 app.add_typer(policy_app, name="policy")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
@@ -218,6 +222,7 @@ def data_list() -> None:
 @app.command()
 def train(config: Annotated[Path | None, typer.Option(help="YAML training config (see training/config.py)")] = None,
           imports: Annotated[list[Path] | None, typer.Option("--import", help="JSONL from `sift data import` (repeatable)")] = None,
+          decisions: Annotated[list[Path] | None, typer.Option("--decisions", help="JSONL from `sift data export-decisions`")] = None,
           allow_restricted: Annotated[list[str] | None, typer.Option(help="a restricted source to use, by name")] = None,
           epochs: Annotated[int | None, typer.Option(min=1)] = None,
           promote: Annotated[bool, typer.Option(help="make the new model current when none is")] = True) -> None:
@@ -230,7 +235,8 @@ def train(config: Annotated[Path | None, typer.Option(help="YAML training config
     settings = _settings()
     _configure_logging("WARNING")
     try:
-        cfg = load_config(config, imports=imports or None, allow_restricted=allow_restricted or None, epochs=epochs)
+        cfg = load_config(config, imports=imports or None, decisions=decisions or None, allow_restricted=allow_restricted or None,
+                          epochs=epochs)
         registry = Registry(settings.data_dir / "models")
         out = Trainer(cfg).train(registry.root)
     except DataError as exc:
@@ -325,13 +331,51 @@ def data_split(output: Annotated[Path | None, typer.Option(help="folder for trai
         typer.echo(f"{name}: {write_jsonl(rows, target / f'{name}.jsonl')} rows -> {target / f'{name}.jsonl'}")
 
 
-@models_app.command("promote")
-def models_promote(version: str) -> None:
-    """Make VERSION the current model."""
+@models_app.command("compare")
+def models_compare(candidate: Annotated[str, typer.Argument(help="a version in the registry, or a model folder")],
+                   data: Annotated[list[Path] | None, typer.Option(help="extra held-out JSONL sets (repeatable)")] = None,
+                   tolerance: Annotated[float, typer.Option(help="allowed drop in F1, overall or on any label")] = 0.02) -> None:
+    """Evaluate CANDIDATE and the current model on the same fixed held-out sets (seed dev and test, plus --data)."""
+    verdict = _compare(candidate, data, tolerance)
+    typer.echo(verdict.table())
+    typer.echo("verdict: " + ("not worse than the current model" if verdict.better else "WORSE: " + "; ".join(verdict.problems)))
+
+
+def _compare(candidate: str, data: list[Path] | None, tolerance: float):  # type: ignore[no-untyped-def]
+    from training.compare import compare, held_out_sets
     from training.registry import Registry, RegistryError
 
+    settings = _settings()
+    registry = Registry(settings.data_dir / "models")
+    path = Path(candidate)
+    if not (path / "sift_model.json").is_file():
+        try:
+            path = registry.path_of(candidate)
+        except RegistryError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    current = registry.current()
+    current_path = registry.path_of(current) if current and current != path.name else None
+    return compare(path, current_path, held_out_sets([Path("data/seed")], data), settings.staff_roster, tolerance)
+
+
+@models_app.command("promote")
+def models_promote(version: str,
+                   force: Annotated[bool, typer.Option(help="promote even if it is worse than the current model")] = False,
+                   tolerance: Annotated[float, typer.Option(help="allowed drop in F1, overall or on any label")] = 0.02) -> None:
+    """Make VERSION the current model, if it is not worse than the current one on the held-out sets.
+
+    A running service picks it up within seconds, without a restart."""
+    from training.registry import Registry, RegistryError
+
+    verdict = _compare(version, None, tolerance)
+    typer.echo(verdict.table())
+    if not verdict.better and not force:
+        typer.echo("refused: " + "; ".join(verdict.problems) + " (use --force to promote anyway)", err=True)
+        raise typer.Exit(1)
     try:
-        Registry(_settings().data_dir / "models").promote(version, reason="promoted by hand")
+        reason = "promoted by hand" + (" with --force despite: " + "; ".join(verdict.problems) if verdict.problems else "")
+        Registry(_settings().data_dir / "models").promote(version, reason=reason)
     except RegistryError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -394,6 +438,76 @@ def policy_explain(text: Annotated[str, typer.Argument(help="a comment")],
             typer.echo(f"  note: {note}")
     if result.needs_review:
         typer.echo("needs review: " + "; ".join(result.review_reasons))
+
+
+@users_app.command("create")
+def users_create(username: Annotated[str, typer.Option(help="the moderator's sign-in name")],
+                 role: Annotated[str, typer.Option(help="moderator or admin")] = "moderator",
+                 password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False) -> None:
+    """Create a moderator account (the password is stored as an argon2 hash)."""
+    from api.auth import AuthError, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password (12 characters or more)", hide_input=True, confirmation_prompt=True)
+    with _session() as session:
+        try:
+            user = create_user(session, username, password, role)
+        except AuthError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"created {user.role} {user.username}")
+
+
+@review_app.command("purge")
+def review_purge(days: Annotated[int | None, typer.Option(help="retention in days (default: settings, 90)")] = None) -> None:
+    """Forget the text of comments older than the retention period (the service also does this at start-up)."""
+    from api.db.review import purge_expired
+
+    settings = _settings()
+    with _session() as session:
+        count = purge_expired(session, days or settings.retention_days)
+    typer.echo(f"purged the text of {count} comments older than {days or settings.retention_days} days")
+
+
+@review_app.command("suggest")
+def review_suggest(input: Annotated[Path, typer.Option("--input", "-i", help="JSONL comments, one {\"text\": ...} a line")],
+                   n: Annotated[int, typer.Option(min=1, max=1000, help="how many items to add to the queue")] = 20) -> None:
+    """Pick the comments most worth a moderator's time (most uncertain, then most diverse) and queue them."""
+    from cli.suggest import suggest
+
+    pipeline = _pipeline()
+    with _session() as session:
+        chosen = suggest(session, pipeline, input, n, _settings().author_secret())
+    typer.echo(f"queued {len(chosen)} comments for review")
+    for score, text in chosen[:10]:
+        typer.echo(f"  uncertainty {score:.2f}: {len(text)} characters")
+
+
+@data_app.command("export-decisions")
+def data_export_decisions(output: Annotated[Path, typer.Option("--output", "-o", help="JSONL to write")]) -> None:
+    """Write moderators' decisions as labelled JSONL (the labelling guide's format), with a fingerprint."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from api.db.review import decisions
+
+    rows = []
+    with _session() as session:
+        for entry, record in decisions(session):
+            decided = entry.decided or {}
+            rows.append({"text": record.text, "labels": decided.get("labels", []), "flags": decided.get("flags", []),
+                         "channel": record.channel, "source": "moderators",
+                         "licence": "the organisation's own moderation decisions",
+                         "annotated": ["query", "complaint", "compliment", "negative", "abusive", "pii", "spam", "staff_named"]})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    output.write_text(body, encoding="utf-8")
+    fingerprint = hashlib.sha256(body.encode()).hexdigest()
+    meta = {"rows": len(rows), "sha256": fingerprint, "exported_at": datetime.now(UTC).isoformat()}
+    output.with_suffix(output.suffix + ".meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    typer.echo(f"exported {len(rows)} decisions -> {output} (sha256 {fingerprint[:16]}…)")
 
 
 def main() -> None:

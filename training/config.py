@@ -28,6 +28,11 @@ class TrainingConfig(BaseModel):
     base_model: str = Field(default_factory=default_base_model, description=f"a local model folder, or {TINY!r}")
     seed_data: list[Path] = Field(default_factory=lambda: [Path("data/seed")])
     imports: list[Path] = Field(default_factory=list, description="JSONL files written by `sift data import`")
+    decisions: list[Path] = Field(default_factory=list, description="moderators' decisions from `sift data export-decisions`")
+    init_from: Path | None = Field(None, description="continue from this model artifact's weights (same base) instead of "
+                                                     "the pretrained encoder: quick, stable retraining on new decisions")
+    replay_rows: int | None = Field(None, ge=1, description="with init_from: replay only this many seed training rows "
+                                                            "beside the decisions (a deterministic sample)")
     allow_restricted: list[str] = Field(default_factory=list,
                                         description="restricted sources (non-commercial, GPL, research terms) to use, by name")
     max_import_rows_per_source: int = Field(3000, ge=0, description="subsample each imported source to this many rows")

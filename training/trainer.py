@@ -86,6 +86,13 @@ def prepare(config: TrainingConfig) -> Prepared:
                                "annotated": sorted(source_rows[0].annotated)}
     if config.train_limit:
         train = train[: config.train_limit]
+    if config.replay_rows and len(train) > config.replay_rows:
+        train = random.Random(config.seed).sample(train, config.replay_rows)
+    decided = read_many(config.decisions) if config.decisions else []
+    if decided:
+        # Moderators label every target, and their corrections are the point: all of them train.
+        train.extend(decided)
+        sources["moderators"] = {"licence": "the organisation's own moderation decisions", "rows": len(decided), "restricted": False}
     return Prepared(train=train, dev=seed["dev"], eval_sets=eval_sets, sources=sources)
 
 
@@ -129,6 +136,16 @@ class Trainer:
         data = prepare(cfg)
         network, tokenizer_dir = net.build(cfg.base_model, len(MODEL_TARGETS), cfg.dropout)
         encoder = HeadTailEncoder.from_file(tokenizer_dir / "tokenizer.json", cfg.max_length)
+        if cfg.init_from is not None:
+            from safetensors.torch import load_file
+
+            weights_file = cfg.init_from / "model.safetensors"
+            if not weights_file.is_file():
+                raise DataError(f"init_from {cfg.init_from} has no model.safetensors")
+            try:
+                network.load_state_dict(load_file(str(weights_file)))
+            except RuntimeError as exc:
+                raise DataError(f"init_from {cfg.init_from} does not match base_model {cfg.base_model!r}: {exc}") from exc
         if cfg.freeze_embeddings:
             for p in network.encoder.embeddings.parameters():  # type: ignore[union-attr]
                 p.requires_grad = False

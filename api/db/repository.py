@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.db.models import ApiKey, ClassificationRecord, utcnow
 from api.db.offences import record_offences
+from api.db.review import enqueue
 from model.result import Classification
 
 KEY_PREFIX = "sift_"
@@ -89,5 +90,7 @@ def record_classifications(session: Session, items: Sequence[tuple[str, Classifi
         decision = meta.get("policy")
         if decision is not None and decision.removal_reasons:
             record_offences(session, meta.get("author_hash"), row.id, decision.removal_reasons, meta.get("posted_at"))
+        if row.needs_review:
+            enqueue(session, row)
     session.commit()
     return [row.id for row in rows]

@@ -1,0 +1,181 @@
+"""The review queue: enqueue, list, claim (exclusively, with expiry), decide (with an audit entry), purge.
+
+Claims are a compare-and-set ``UPDATE`` on the row, so two moderators can never hold the same
+item, under any number of API workers; on PostgreSQL the next item is picked with
+``SELECT ... FOR UPDATE SKIP LOCKED`` so concurrent claimers do not queue behind each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from api.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
+from api.db.offences import clear_offences, record_offences
+from model.labels import FLAGS, LABELS
+
+PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "normal": 3, "low": 4}
+REMOVAL_REASONS = ("abusive", "pii", "staff_named", "spam")
+CLAIM_MINUTES = 10
+
+
+class ReviewError(RuntimeError):
+    """A review operation was refused; ``status`` is the HTTP-like reason (404 not found, 409 conflict)."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+def enqueue(session: Session, record: ClassificationRecord, *, origin: str = "uncertain") -> ReviewItem:
+    """Add a classification to the queue (once); the caller commits."""
+    existing = session.scalar(select(ReviewItem).where(ReviewItem.classification_id == record.id))
+    if existing is not None:
+        return existing
+    item = ReviewItem(classification_id=record.id, priority_rank=PRIORITY_RANK.get(record.priority or "low", 4),
+                      due_at=record.respond_by, reasons=list(record.review_reasons or []), origin=origin, status="open")
+    session.add(item)
+    return item
+
+
+@dataclass
+class QueueFilter:
+    label: str | None = None
+    channel: str | None = None
+    min_age_hours: float | None = None
+    overdue: bool = False
+    status: str = "open"
+    limit: int = 50
+
+
+def list_items(session: Session, flt: QueueFilter, now: datetime | None = None) -> list[tuple[ReviewItem, ClassificationRecord]]:
+    now = now or utcnow()
+    query = (select(ReviewItem, ClassificationRecord).join(ClassificationRecord, ClassificationRecord.id == ReviewItem.classification_id)
+             .where(ReviewItem.status == flt.status))
+    if flt.channel:
+        query = query.where(ClassificationRecord.channel == flt.channel)
+    if flt.min_age_hours is not None:
+        query = query.where(ReviewItem.created_at <= now - timedelta(hours=flt.min_age_hours))
+    if flt.overdue:
+        query = query.where(ReviewItem.due_at.is_not(None), ReviewItem.due_at < now)
+    query = query.order_by(ReviewItem.priority_rank, ReviewItem.due_at.is_(None), ReviewItem.due_at, ReviewItem.created_at)
+    rows = [(i, c) for i, c in session.execute(query.limit(flt.limit * 4 if flt.label else flt.limit)).all()]
+    if flt.label:
+        # Labels live in JSON; filter here so SQLite and PostgreSQL behave the same.
+        rows = [(i, c) for i, c in rows if flt.label in (c.labels or []) or any(r.startswith(flt.label + ":") for r in i.reasons)
+                or bool((c.flags or {}).get(flt.label))][: flt.limit]
+    return rows
+
+
+def _claimable(now: datetime) -> Any:
+    return and_(ReviewItem.status == "open", or_(ReviewItem.claimed_until.is_(None), ReviewItem.claimed_until < now))
+
+
+def claim(session: Session, item_id: str, moderator: str, *, minutes: int = CLAIM_MINUTES, now: datetime | None = None) -> ReviewItem:
+    """Claim one item for ``moderator`` (renewing their own claim); refused if someone else holds it."""
+    now = now or utcnow()
+    until = now + timedelta(minutes=minutes)
+    result = session.execute(update(ReviewItem).where(ReviewItem.id == item_id, or_(_claimable(now), and_(
+        ReviewItem.status == "open", ReviewItem.claimed_by == moderator))).values(claimed_by=moderator, claimed_until=until))
+    session.commit()
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise ReviewError(f"no review item {item_id}", 404)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        if item.status != "open":
+            raise ReviewError("this item has already been decided")
+        raise ReviewError(f"this item is being reviewed by {item.claimed_by} until {item.claimed_until:%H:%M}")
+    session.refresh(item)
+    return item
+
+
+def claim_next(session: Session, moderator: str, *, minutes: int = CLAIM_MINUTES, now: datetime | None = None) -> ReviewItem | None:
+    """Claim the most urgent open item nobody holds; None when the queue is empty."""
+    now = now or utcnow()
+    for _ in range(20):
+        query = (select(ReviewItem.id).where(_claimable(now))
+                 .order_by(ReviewItem.priority_rank, ReviewItem.due_at.is_(None), ReviewItem.due_at, ReviewItem.created_at).limit(1))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        item_id = session.scalar(query)
+        if item_id is None:
+            session.rollback()
+            return None
+        try:
+            return claim(session, item_id, moderator, minutes=minutes, now=now)
+        except ReviewError:
+            continue  # someone else won that one: try the next
+    return None
+
+
+def decide(session: Session, item_id: str, moderator: str, *, labels: Sequence[str], flags: Sequence[str], action: str | None,
+           note: str | None) -> AuditEntry:
+    """Record a moderator's decision: audit entry, item closed, author history corrected."""
+    bad = [x for x in labels if x not in LABELS] + [x for x in flags if x not in FLAGS]
+    if bad:
+        raise ReviewError(f"unknown labels or flags {bad}; labels are {list(LABELS)}, flags {list(FLAGS)}", 422)
+    item = claim(session, item_id, moderator)  # also refuses items someone else holds or that are decided
+    record = session.get(ClassificationRecord, item.classification_id)
+    assert record is not None
+    model_said = {"labels": list(record.labels or []), "flags": [k for k, v in (record.flags or {}).items()
+                                                                 if isinstance(v, bool) and v],
+                  "scores": record.scores, "source": record.source, "model_version": record.model_version}
+    decided = {"labels": sorted(set(labels), key=LABELS.index), "flags": sorted(set(flags)), "action": action}
+    entry = AuditEntry(actor=moderator, event="decision", item_id=item.id, classification_id=record.id, model_said=model_said,
+                       decided=decided, note=(note or None))
+    session.add(entry)
+    item.status, item.decided_at, item.claimed_until = "decided", utcnow(), None
+    session.commit()
+    removal = [r for r in REMOVAL_REASONS if r in labels or r in flags]
+    if not removal:
+        clear_offences(session, record.id, moderator)  # cleared: the post no longer counts against its author
+    elif record.author_hash:
+        # A removal the model missed now counts against the author too (personal data is no offence).
+        already = set(session.scalars(select(AuthorOffence.reason).where(AuthorOffence.classification_id == record.id)))
+        record_offences(session, record.author_hash, record.id, [r for r in removal if r not in already and r != "pii"],
+                        record.created_at)
+        session.commit()
+    return entry
+
+
+def pull(session: Session, classification_id: str, moderator: str) -> ReviewItem:
+    """Bring any classified item into the queue (to correct it) and claim it."""
+    record = session.get(ClassificationRecord, classification_id)
+    if record is None:
+        raise ReviewError(f"no classification {classification_id}", 404)
+    item = session.scalar(select(ReviewItem).where(ReviewItem.classification_id == classification_id))
+    if item is None:
+        item = enqueue(session, record, origin="pulled")
+        session.add(AuditEntry(actor=moderator, event="pulled", item_id=item.id, classification_id=record.id))
+        session.commit()
+    elif item.status == "decided":
+        item.status, item.decided_at = "open", None
+        session.commit()
+    return claim(session, item.id, moderator)
+
+
+def purge_expired(session: Session, retention_days: int, now: datetime | None = None) -> int:
+    """Forget the text of comments older than the retention period; returns how many were purged."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    result = session.execute(update(ClassificationRecord).where(
+        ClassificationRecord.created_at < cutoff, or_(ClassificationRecord.text.is_not(None),
+                                                      ClassificationRecord.redacted_text.is_not(None)))
+        .values(text=None, redacted_text=None))
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def decisions(session: Session) -> list[tuple[AuditEntry, ClassificationRecord]]:
+    """The latest decision per classification that still has its text, oldest first."""
+    latest = (select(AuditEntry.classification_id, func.max(AuditEntry.at).label("at"))
+              .where(AuditEntry.event == "decision").group_by(AuditEntry.classification_id).subquery())
+    query = (select(AuditEntry, ClassificationRecord)
+             .join(latest, and_(latest.c.classification_id == AuditEntry.classification_id, latest.c.at == AuditEntry.at))
+             .join(ClassificationRecord, ClassificationRecord.id == AuditEntry.classification_id)
+             .where(AuditEntry.event == "decision", ClassificationRecord.text.is_not(None)).order_by(AuditEntry.at))
+    return [(a, c) for a, c in session.execute(query).all()]

@@ -1,0 +1,177 @@
+"""The moderators' pages: sign in, queue with filters, an item with its evidence, decide, dashboard."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+
+from api import charts
+from api.auth import authenticate, csrf_ok, end_session, start_session
+from api.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
+from api.db.review import PRIORITY_RANK, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
+from api.deps import ModeratorPageDep, SessionDep, WebSessionDep
+from model.labels import CHANNELS, FLAGS, LABELS
+from model.policy.config import ACTIONS
+
+router = APIRouter(prefix="/review", tags=["review pages"], include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+RANK_NAMES = {v: k for k, v in PRIORITY_RANK.items()}
+
+
+def _check_csrf(web: Any, token: str | None) -> None:
+    if not csrf_ok(web, token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the form's CSRF token is missing or wrong: reload the page and try again")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, web: WebSessionDep) -> Response:
+    if web is not None:
+        return RedirectResponse("/review", status.HTTP_303_SEE_OTHER)
+    return templates.TemplateResponse(request, "login.html", {"web": None, "error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=100)],
+          password: Annotated[str, Form(max_length=500)]) -> Response:
+    user = authenticate(session, username, password)
+    if user is None:
+        return templates.TemplateResponse(request, "login.html", {"web": None, "error": "Wrong username or password."},
+                                          status_code=status.HTTP_401_UNAUTHORIZED)
+    response = RedirectResponse("/review", status.HTTP_303_SEE_OTHER)
+    start_session(response, request, request.app.state.author_secret, user.username)
+    return response
+
+
+@router.post("/logout")
+def logout(web: ModeratorPageDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    _check_csrf(web, csrf_token)
+    response = RedirectResponse("/review/login", status.HTTP_303_SEE_OTHER)
+    end_session(response)
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def queue(request: Request, web: ModeratorPageDep, session: SessionDep, label: str = "", channel: str = "",
+          min_age_hours: str = "", overdue: bool = False) -> Response:
+    try:  # an empty box in the filter form means "any age"
+        age = float(min_age_hours) if min_age_hours.strip() else None
+    except ValueError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'older than' must be a number of hours") from None
+    flt = QueueFilter(label=label or None, channel=channel or None, min_age_hours=age, overdue=overdue, limit=100)
+    items = list_items(session, flt)
+    return templates.TemplateResponse(request, "queue.html", {
+        "web": web, "items": items, "f": flt, "targets": LABELS + FLAGS, "channels": CHANNELS, "rank_names": RANK_NAMES,
+        "now": utcnow()})
+
+
+@router.post("/next")
+def next_item(web: ModeratorPageDep, session: SessionDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    _check_csrf(web, csrf_token)
+    item = claim_next(session, web.username)
+    return RedirectResponse(f"/review/items/{item.id}" if item else "/review", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/pull")
+def pull_item(web: ModeratorPageDep, session: SessionDep, record_id: Annotated[str, Form(max_length=64)],
+              csrf_token: Annotated[str, Form()] = "") -> Response:
+    _check_csrf(web, csrf_token)
+    try:
+        item = pull(session, record_id.strip(), web.username)
+    except ReviewError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return RedirectResponse(f"/review/items/{item.id}", status.HTTP_303_SEE_OTHER)
+
+
+def _segments(text: str, evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    spans = sorted((e["start"], e["end"], f"{e['target']}: {e['source']}") for e in evidence
+                   if e.get("start") is not None and e.get("end") is not None and e["end"] > e["start"])
+    out, pos = [], 0
+    for start, end, title in spans:
+        if start < pos:
+            continue  # overlapping evidence: the first span is enough to draw the eye
+        out.append({"text": text[pos:start], "mark": False})
+        out.append({"text": text[start:end], "mark": True, "title": title})
+        pos = end
+    out.append({"text": text[pos:], "mark": False})
+    return out
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, item_id: str, web: ModeratorPageDep, session: SessionDep, message: str = "") -> Response:
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such review item")
+    if item.status == "open":
+        try:
+            item = claim(session, item_id, web.username)
+        except ReviewError as exc:
+            message = str(exc)
+    rec = session.get(ClassificationRecord, item.classification_id)
+    assert rec is not None
+    policy = rec.policy or {"priority": "low", "actions": [], "sla": None}
+    model_flags = [f for f in FLAGS if (rec.flags or {}).get(f) is True]
+    return templates.TemplateResponse(request, "item.html", {
+        "web": web, "item": item, "rec": rec, "message": message,
+        "segments": _segments(rec.text, rec.evidence or []) if rec.text else [],
+        "scores": sorted({**rec.scores, **{f: rec.flags.get(f"{f}_score", 0.0) for f in FLAGS}}.items(), key=lambda kv: -kv[1]),
+        "decision": _Obj(policy), "labels": LABELS, "flags": FLAGS, "actions": ACTIONS,
+        "current_labels": rec.labels or [], "current_flags": model_flags, "model_choice": list(rec.labels or []) + model_flags})
+
+
+class _Obj(dict):  # type: ignore[type-arg]
+    """Lets the template say decision.priority for a stored policy dict."""
+
+    def __getattr__(self, name: str) -> Any:
+        value = self.get(name)
+        return _Obj(value) if isinstance(value, dict) else value
+
+
+@router.post("/items/{item_id}/decide")
+def decide_form(item_id: str, web: ModeratorPageDep, session: SessionDep, csrf_token: Annotated[str, Form()] = "",
+                labels: Annotated[list[str] | None, Form()] = None, flags: Annotated[list[str] | None, Form()] = None,
+                action: Annotated[str, Form(max_length=50)] = "", note: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    _check_csrf(web, csrf_token)
+    try:
+        decide(session, item_id, web.username, labels=labels or [], flags=flags or [], action=action or None, note=note)
+    except ReviewError as exc:
+        if exc.status == 404:
+            raise HTTPException(404, str(exc)) from exc
+        return RedirectResponse(f"/review/items/{item_id}?message={exc}", status.HTTP_303_SEE_OTHER)
+    nxt = claim_next(session, web.username)
+    return RedirectResponse(f"/review/items/{nxt.id}" if nxt else "/review", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, web: ModeratorPageDep, session: SessionDep, days: int = 14) -> Response:
+    now = utcnow()
+    since = now - timedelta(days=days)
+    rows = session.execute(select(ClassificationRecord.created_at, ClassificationRecord.labels, ClassificationRecord.channel)
+                           .where(ClassificationRecord.created_at >= since)).all()
+    day_names = [(since + timedelta(days=i + 1)).date().isoformat() for i in range(days)]
+    series = {label: [0] * days for label in LABELS}
+    by_channel: Counter[str] = Counter()
+    for created, labels, channel in rows:
+        index = min(days - 1, max(0, (created.date() - since.date()).days - 1)) if created.tzinfo else days - 1
+        for label in labels or []:
+            series[label][index] += 1
+        by_channel[channel or "unknown"] += 1
+    backlog = session.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open")) or 0
+    overdue = session.scalar(select(func.count()).select_from(ReviewItem).where(
+        ReviewItem.status == "open", ReviewItem.due_at.is_not(None), ReviewItem.due_at < now)) or 0
+    decisions = list(session.scalars(select(AuditEntry).where(AuditEntry.event == "decision", AuditEntry.at >= since)))
+    overturn = []
+    for target in LABELS + FLAGS:
+        key = "labels" if target in LABELS else "flags"
+        changed = sum(1 for d in decisions if (target in (d.model_said or {}).get(key, [])) != (target in (d.decided or {}).get(key, [])))
+        overturn.append((target, changed / len(decisions) if decisions else 0.0))
+    return templates.TemplateResponse(request, "dashboard.html", {
+        "web": web, "days": days, "backlog": backlog, "overdue": overdue, "decided": len(decisions),
+        "by_label_day": charts.columns(day_names, series), "by_channel": charts.bars(sorted(by_channel.items())),
+        "overturn": charts.bars(overturn, fmt="{:.0%}", max_value=1.0)})

@@ -1,0 +1,169 @@
+"""The review queue and its API: who may see it, claims, decisions and the audit log, pulling, purging."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.auth import create_user
+from api.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
+from api.db.repository import create_api_key
+from api.db.review import purge_expired
+from api.main import create_app
+from tests.api.conftest import make_settings
+
+UNSURE = ["those clowns again", "absolute muppets the lot of them", "that clown at the office"]
+
+
+@pytest.fixture
+def app(tmp_path: Path):  # type: ignore[no-untyped-def]
+    app = create_app(make_settings(tmp_path, model_poll_seconds=0))
+    with TestClient(app) as client:
+        with app.state.session_factory() as session:
+            create_user(session, "maria", "correct horse battery")
+            create_user(session, "sam", "another long password")
+            _, app.state.review_key = create_api_key(session, "tool", ["review"])
+            _, app.state.classify_key = create_api_key(session, "crm", ["classify"])
+        app.state.test_client = client
+        yield app
+
+
+def login(client: TestClient, user: str = "maria", password: str = "correct horse battery") -> str:
+    response = client.post("/review/login", data={"username": user, "password": password}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    page = client.get("/review").text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_signed_out_visitors_see_nothing_even_on_loopback(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    client.post("/classify", json={"text": UNSURE[0]})
+    page = client.get("/review", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/review/login"
+    assert client.get("/review/dashboard", follow_redirects=False).status_code == 303
+    assert client.get("/review/items").status_code == 401
+    assert client.get("/review/items", headers={"X-API-Key": app.state.classify_key}).status_code == 403
+    listed = client.get("/review/items", headers={"X-API-Key": app.state.review_key})
+    assert listed.status_code == 200 and listed.json()["count"] == 1
+
+
+def test_sign_in_sets_a_safe_cookie_and_wrong_passwords_fail(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    bad = client.post("/review/login", data={"username": "maria", "password": "nope nope nope"})
+    assert bad.status_code == 401 and "Wrong username or password" in bad.text
+    good = client.post("/review/login", data={"username": "maria", "password": "correct horse battery"}, follow_redirects=False)
+    cookie = good.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie  # plain http here
+
+
+def test_forms_and_cookie_calls_need_the_csrf_token(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    client.post("/classify", json={"text": UNSURE[0]})
+    token = login(client)
+    item = client.get("/review/items").json()["items"][0]
+    refused = client.post(f"/review/items/{item['id']}/decide", data={"csrf_token": "forged", "labels": ["negative"]})
+    assert refused.status_code == 403
+    assert client.post(f"/review/items/{item['id']}/claim").status_code == 403  # cookie without the header
+    assert client.post(f"/review/items/{item['id']}/claim", headers={"X-CSRF-Token": token}).status_code == 200
+    done = client.post(f"/review/items/{item['id']}/decide", data={"csrf_token": token, "labels": ["negative", "abusive"]},
+                       follow_redirects=False)
+    assert done.status_code == 303
+
+
+def test_two_moderators_never_hold_the_same_item_and_claims_expire(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    client.post("/classify", json={"text": UNSURE[0]})
+    key = {"X-API-Key": app.state.review_key}
+    item = client.get("/review/items", headers=key).json()["items"][0]
+    with app.state.session_factory() as session:
+        from api.db.review import claim
+
+        claim(session, item["id"], "maria")
+        from api.db.review import ReviewError
+
+        with pytest.raises(ReviewError, match="being reviewed by maria"):
+            claim(session, item["id"], "sam")
+        session.execute(update(ReviewItem).values(claimed_until=utcnow() - timedelta(minutes=1)))
+        session.commit()
+        assert claim(session, item["id"], "sam").claimed_by == "sam"
+    assert client.post(f"/review/items/{item['id']}/claim", headers=key).status_code == 409
+
+
+def test_a_decision_is_audited_closes_the_item_and_clears_the_author(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    key = {"X-API-Key": app.state.review_key}
+    posted = client.post("/classify", json={"text": "you w@nkers, those clowns", "author_id": "u1", "channel": "facebook"}).json()
+    with app.state.session_factory() as session:
+        assert session.scalar(select(AuthorOffence).where(AuthorOffence.classification_id == posted["record_id"])) is not None
+    pulled = client.post(f"/review/records/{posted['record_id']}/pull", headers=key).json()
+    decision = client.post(f"/review/items/{pulled['id']}/decision", headers=key,
+                           json={"labels": ["negative"], "flags": [], "action": "public_reply", "note": "banter, not abuse"})
+    assert decision.status_code == 200, decision.text
+    body = decision.json()
+    assert body["model_said"]["labels"] == posted["labels"] and body["decided"]["labels"] == ["negative"]
+    with app.state.session_factory() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.event == "decision")).one()
+        assert entry.actor == "key:tool" and entry.note == "banter, not abuse"
+        assert session.get(ReviewItem, pulled["id"]).status == "decided"  # type: ignore[union-attr]
+        offence = session.scalars(select(AuthorOffence).where(AuthorOffence.classification_id == posted["record_id"])).one()
+        assert offence.cleared_at is not None and offence.cleared_by == "key:tool"
+    again = client.post(f"/review/items/{pulled['id']}/decision", headers=key, json={"labels": [], "flags": []})
+    assert again.status_code == 409
+    bad = client.post(f"/review/items/{pulled['id']}/decision", headers=key, json={"labels": ["rude"], "flags": []})
+    assert bad.status_code == 422
+
+
+def test_the_queue_is_ordered_by_priority_then_deadline_and_filters(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    key = {"X-API-Key": app.state.review_key}
+    client.post("/classify", json={"text": "those clowns again", "channel": "twitter"})
+    client.post("/classify", json={"text": "those clowns want my tenancy ref 00458812", "channel": "facebook"})
+    items = client.get("/review/items", headers=key).json()["items"]
+    assert [i["priority"] for i in items] == sorted([i["priority"] for i in items], key=["urgent", "high", "medium", "normal",
+                                                                                         "low"].index)
+    assert [i["channel"] for i in client.get("/review/items?channel=twitter", headers=key).json()["items"]] == ["twitter"]
+    assert client.get("/review/items?overdue=true", headers=key).json()["count"] == 0
+    assert client.get("/review/items?label=spam", headers=key).json()["count"] == 0
+
+
+def test_text_kept_for_review_is_purged_after_the_retention_period(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    old = client.post("/classify", json={"text": UNSURE[1]}).json()
+    new = client.post("/classify", json={"text": UNSURE[2]}).json()
+    with app.state.session_factory() as session:
+        session.execute(update(ClassificationRecord).where(ClassificationRecord.id == old["record_id"])
+                        .values(created_at=utcnow() - timedelta(days=91)))
+        session.commit()
+        assert purge_expired(session, 90) == 1
+        assert session.get(ClassificationRecord, old["record_id"]).text is None  # type: ignore[union-attr]
+        assert session.get(ClassificationRecord, new["record_id"]).text == UNSURE[2]  # type: ignore[union-attr]
+
+
+def test_pages_render_the_item_with_evidence_highlighted_and_the_dashboard(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    client.post("/classify", json={"text": "those clowns again"})
+    login(client)
+    queue = client.get("/review")
+    assert "those clowns again" in queue.text
+    item_id = re.search(r'href="/review/items/([^"]+)"', queue.text).group(1)  # type: ignore[union-attr]
+    page = client.get(f"/review/items/{item_id}")
+    assert '<mark title="abusive: rules:abuse.insult">clowns</mark>' in page.text
+    dashboard = client.get("/review/dashboard")
+    assert dashboard.status_code == 200 and "Review backlog" in dashboard.text and "<svg" in dashboard.text
+
+
+def test_session_for_a_disabled_user_stops_working(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    login(client)
+    with Session(app.state.engine) as session:
+        from api.db.models import User
+
+        session.execute(update(User).where(User.username == "maria").values(disabled=True))
+        session.commit()
+    assert client.get("/review", follow_redirects=False).status_code == 303
