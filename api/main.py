@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, metrics
+from api.batcher import MicroBatcher
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
 from api.limits import BodySizeLimit
@@ -54,6 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.warning("API keys are NOT required: the service is bound to loopback (%s) only. "
                            "Set SIFT_REQUIRE_API_KEY=true or bind another address to require them.", cfg.host)
         app.state.model_identity = model_identity(cfg.effective_model_dir)
+        app.state.model_expected = (cfg.effective_model_dir / "sift_model.json").exists()
+        app.state.batcher = MicroBatcher(lambda: app.state.pipeline, max_batch=cfg.batch_max, wait_ms=cfg.batch_wait_ms,
+                                         on_batch=app.state.metrics.batch.observe)
+        app.state.batcher.start()
         purged = purge_on_start(app)
         if purged:
             logger.info("purged the text of %d comments older than %d days", purged, cfg.retention_days)
@@ -61,13 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if watcher:
             watcher.cancel()
+        await app.state.batcher.stop()
         app.state.engine.dispose()
 
     app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",
                   version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodySizeLimit)
+    metrics.install(app, metrics.Metrics())
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(classify.router)
     app.include_router(review_api.router)
     app.include_router(review_pages.router)

@@ -44,6 +44,7 @@ def reload_if_changed(app: FastAPI) -> bool:
     app.state.pipeline = Pipeline(old.rules, classifier, old.policy, missing_model_reason=status.detail)
     app.state.components["model"] = status
     app.state.model_identity = identity
+    app.state.model_expected = identity is not None
     logger.info("model reloaded: %s", status.detail)
     return True
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.db.offences import DbHistory
 from api.db.repository import author_hash, record_classifications
-from api.deps import ClassifyCallerDep, PipelineDep, PolicyDep, SessionDep, SettingsDep
+from api.deps import ClassifyCallerDep, PolicyDep, SessionDep
 from api.schemas import (
     MAX_BATCH_ITEMS,
     MAX_TEXT_CHARS,
@@ -22,8 +22,8 @@ from api.schemas import (
     ClassifyRequest,
     ErrorPublic,
 )
-from model.pipeline import Pipeline
 from model.policy.engine import PolicyDecision, PolicyEngine
+from model.result import Classification
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
@@ -35,9 +35,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _classify(pipeline: Pipeline, policy: PolicyEngine, items: list[ClassifyRequest], secret: bytes,
-              session: Session) -> list[ClassificationPublic]:
-    results = pipeline.classify_many([item.text for item in items])
+def _decide_and_record(policy: PolicyEngine, items: list[ClassifyRequest], results: list[Classification], secret: bytes,
+                       session: Session) -> list[ClassificationPublic]:
     history = DbHistory(session)
     received = datetime.now(UTC)
     decisions: list[PolicyDecision] = []
@@ -54,17 +53,24 @@ def _classify(pipeline: Pipeline, policy: PolicyEngine, items: list[ClassifyRequ
             for item, result, decision, record_id in zip(items, results, decisions, record_ids, strict=True)]
 
 
+async def _classify(request: Request, policy: PolicyEngine, items: list[ClassifyRequest], session: Session) -> list[ClassificationPublic]:
+    # The model runs through the micro-batcher (concurrent requests share one call); the policy and the
+    # database write run in the thread pool. Neither blocks the event loop.
+    results = await request.app.state.batcher.classify([item.text for item in items])
+    request.app.state.metrics.observe(results, model_expected=request.app.state.model_expected)
+    return await run_in_threadpool(_decide_and_record, policy, items, results, request.app.state.author_secret, session)
+
+
 @router.post("", response_model=ClassificationPublic, responses=ERRORS,
              summary=f"Classify one comment (text of 1 to {MAX_TEXT_CHARS} characters)")
-async def classify_one(body: ClassifyRequest, request: Request, pipeline: PipelineDep, policy: PolicyDep, session: SessionDep,
-                       settings: SettingsDep, _caller: ClassifyCallerDep) -> ClassificationPublic:
-    results = await run_in_threadpool(_classify, pipeline, policy, [body], request.app.state.author_secret, session)
-    return results[0]
+async def classify_one(body: ClassifyRequest, request: Request, policy: PolicyDep, session: SessionDep,
+                       _caller: ClassifyCallerDep) -> ClassificationPublic:
+    return (await _classify(request, policy, [body], session))[0]
 
 
 @router.post("/batch", response_model=ClassificationsPublic, responses=ERRORS,
              summary=f"Classify up to {MAX_BATCH_ITEMS} comments, answered in the same order")
-async def classify_batch(body: ClassifyBatchRequest, request: Request, pipeline: PipelineDep, policy: PolicyDep,
-                         session: SessionDep, settings: SettingsDep, _caller: ClassifyCallerDep) -> ClassificationsPublic:
-    results = await run_in_threadpool(_classify, pipeline, policy, body.items, request.app.state.author_secret, session)
+async def classify_batch(body: ClassifyBatchRequest, request: Request, policy: PolicyDep, session: SessionDep,
+                         _caller: ClassifyCallerDep) -> ClassificationsPublic:
+    results = await _classify(request, policy, body.items, session)
     return ClassificationsPublic(items=results, count=len(results))
