@@ -66,6 +66,9 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     os.environ["SIFT_PORT"] = str(port)
     settings = _settings(host=host, port=port)
     _configure_logging(settings.log_level)
+    from api.db.migrate import upgrade
+
+    upgrade(settings.effective_database_url)  # once, before the workers start (they would race on a fresh database)
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower())
 
