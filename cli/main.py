@@ -132,6 +132,22 @@ def classify(text: Annotated[str | None, typer.Argument(help="a comment to class
     typer.echo(f"{counts['ok']} classified, {counts['errors']} lines with errors" + (f" -> {output}" if output else ""), err=True)
 
 
+@app.command()
+def batch(input: Annotated[Path, typer.Option("--input", "-i", help="JSONL or Parquet with a text column")],
+          output: Annotated[Path, typer.Option("--output", "-o", help="JSONL results, one line per input row, in order")],
+          workers: Annotated[int, typer.Option(min=1, help="local Dask worker processes (each loads the model once)")] = 2,
+          scheduler: Annotated[str | None, typer.Option(help="an existing Dask scheduler address, e.g. tcp://10.0.0.5:8786")] = None,
+          chunk_size: Annotated[int, typer.Option(min=1, help="rows a task")] = 1000) -> None:
+    """Classify a backlog on Dask (a local cluster on 127.0.0.1 by default); rerun after a crash to resume."""
+    from cli.batch import run_batch
+
+    if not input.is_file():
+        typer.echo(f"error: {input} does not exist", err=True)
+        raise typer.Exit(2)
+    counts = run_batch(input, output, chunk_size=chunk_size, workers=workers, scheduler=scheduler)
+    typer.echo(f"{counts['rows']} rows in {counts['chunks']} chunks ({counts['skipped']} already done) -> {output}")
+
+
 @keys_app.command("create")
 def keys_create(name: Annotated[str, typer.Option(help="who uses the key")],
                 scope: Annotated[list[str], typer.Option(help="classify, review or admin (repeatable)")] = ["classify"]) -> None:  # noqa: B006
