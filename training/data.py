@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from model.labels import CHANNELS, FLAGS, LABELS
 
 MODEL_TARGETS: tuple[str, ...] = LABELS + ("spam",)  # staff_named stays with the roster rules
@@ -47,6 +49,18 @@ class Example:
         if self.source != "seed":
             row.update(source=self.source, licence=self.licence, annotated=sorted(self.annotated, key=ALL_TARGETS.index))
         return row
+
+
+def target_matrix(rows: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Targets (1/0) and the annotation mask (1 where the row's source speaks about the target)."""
+    y = np.zeros((len(rows), len(names)), dtype=np.float32)
+    m = np.zeros_like(y)
+    for i, row in enumerate(rows):
+        for j, name in enumerate(names):
+            value = row.target(name)
+            if value is not None:
+                y[i, j], m[i, j] = value, 1.0
+    return y, m
 
 
 def parse_example(raw: object, where: str) -> Example:

@@ -15,7 +15,7 @@ import numpy as np
 
 from model.labels import FLAGS, LABELS
 from model.pipeline import Pipeline
-from training.data import ALL_TARGETS, Example
+from training.data import ALL_TARGETS, Example, target_matrix
 from training.metrics import label_metrics, macro_f1
 
 
@@ -38,14 +38,7 @@ class SystemResult:
 
 
 def gold(rows: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
-    y = np.zeros((len(rows), len(ALL_TARGETS)), dtype=np.float32)
-    m = np.zeros_like(y)
-    for i, row in enumerate(rows):
-        for j, name in enumerate(ALL_TARGETS):
-            v = row.target(name)
-            if v is not None:
-                y[i, j], m[i, j] = v, 1
-    return y, m
+    return target_matrix(rows, ALL_TARGETS)
 
 
 def run_pipeline(name: str, pipeline: Pipeline, rows: Sequence[Example], y: np.ndarray, m: np.ndarray,

@@ -28,7 +28,7 @@ from model.transformer import KIND, META_FILE, OnnxClassifier
 from training import network as net
 from training.calibrate import choose_band, choose_threshold, fit_temperature, sigmoid
 from training.config import TINY, TrainingConfig
-from training.data import MODEL_TARGETS, DataError, Example, fingerprint, read_jsonl, read_many, split
+from training.data import MODEL_TARGETS, DataError, Example, fingerprint, read_jsonl, read_many, split, target_matrix
 from training.importers import IMPORTERS
 from training.metrics import label_metrics, macro_f1
 
@@ -46,14 +46,7 @@ class Prepared:
 
 
 def targets(rows: list[Example]) -> tuple[np.ndarray, np.ndarray]:
-    y = np.zeros((len(rows), len(MODEL_TARGETS)), dtype=np.float32)
-    m = np.zeros_like(y)
-    for i, row in enumerate(rows):
-        for j, name in enumerate(MODEL_TARGETS):
-            value = row.target(name)
-            if value is not None:
-                y[i, j], m[i, j] = value, 1.0
-    return y, m
+    return target_matrix(rows, MODEL_TARGETS)
 
 
 def prepare(config: TrainingConfig) -> Prepared:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, time
 from pathlib import Path
 from typing import Literal
@@ -11,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from model.labels import FLAGS, LABELS
+from model.rules.base import Regex
 
 ACTIONS = ("delete_post", "remove_post", "private_message", "block_author", "report_to_platform", "answer_publicly",
            "public_reply", "raise_with_customer_experience", "escalate_emergency")
@@ -95,16 +95,7 @@ class SimpleQuery(_Strict):
 
 class Emergency(_Strict):
     name: str
-    regex: str
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"regex does not compile: {exc}") from exc
-        return value
+    regex: Regex
 
 
 class ActionSpec(_Strict):

@@ -10,9 +10,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator
 
 from model.labels import TARGETS
+
+
+def compiled_regex(value: str) -> str:
+    """A pydantic validator: the value must compile as a regular expression."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"regular expression does not compile: {exc}") from exc
+    return value
+
+
+Regex = Annotated[str, AfterValidator(compiled_regex)]
 
 
 class RuleConfigError(ValueError):

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from model.rules.base import RuleConfigError
+from model.rules.base import Regex, RuleConfigError
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "data" / "rules"
 
@@ -24,18 +24,9 @@ class _Strict(BaseModel):
 
 class PhraseSpec(_Strict):
     name: str
-    regex: str
+    regex: Regex
     score: float = Field(ge=0.0, le=1.0)
     category: str = ""
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"regular expression does not compile: {exc}") from exc
-        return value
 
 
 class TermSpec(_Strict):
