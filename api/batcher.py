@@ -2,7 +2,8 @@
 
 Requests put their texts on a queue and await a future. One task gathers whatever arrives
 within ``wait_ms`` (up to ``max_batch`` texts), runs the pipeline once in a worker thread,
-and hands each request its results. The event loop never blocks on the model.
+and hands each request its results. A request that arrives alone is not kept waiting. The
+event loop never blocks on the model.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._on_batch = on_batch
+        self._in_flight = 0  # comments whose requests have arrived and not yet been answered
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -50,8 +52,12 @@ class MicroBatcher:
                 self._on_batch(len(texts))
             return results
         future: asyncio.Future[list[Classification]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(texts, future))
-        return await future
+        self._in_flight += len(texts)
+        try:
+            await self._queue.put(_Job(texts, future))
+            return await future
+        finally:
+            self._in_flight -= len(texts)
 
     async def _run(self) -> None:
         while True:
@@ -59,6 +65,8 @@ class MicroBatcher:
             jobs, size = [first], len(first.texts)
             deadline = asyncio.get_running_loop().time() + self.wait
             while size < self.max_batch:
+                if self._queue.empty() and self._in_flight <= size:
+                    break  # nobody else is waiting: a lone request goes straight to the model
                 timeout = deadline - asyncio.get_running_loop().time()
                 if timeout <= 0:
                     break

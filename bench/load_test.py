@@ -61,17 +61,18 @@ async def level(url: str, texts: list[str], clients: int, seconds: float, max_re
             "p50": percentile(latencies, 50), "p99": percentile(latencies, 99)}
 
 
-async def run(url: str, texts: list[str], seconds: float) -> list[dict[str, float]]:
+async def run(url: str, texts: list[str], seconds: float, started: float, ready: list[float]) -> list[dict[str, float]]:
     import httpx
 
     async with httpx.AsyncClient(base_url=url) as client:
-        for _ in range(300):
+        for _ in range(600):
             try:
                 if (await client.get("/readyz")).status_code == 200:
+                    ready.append(time.perf_counter() - started)
                     break
             except httpx.TransportError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
         for t in texts[:100]:
             await client.post("/classify", json={"text": t})  # warm up
     return [await level(url, texts, clients, seconds, 50_000) for clients in (1, 20, 100)]
@@ -87,16 +88,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SIFT_DATA_DIR": tmp, "SIFT_MODEL_DIR": str(args.model.resolve()), "SIFT_LOG_LEVEL": "WARNING",
                "SIFT_MODEL_POLL_SECONDS": "0"}
+        started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ready: list[float] = []
         try:
-            rows = asyncio.run(run(f"http://127.0.0.1:{port}", texts, args.seconds))
+            rows = asyncio.run(run(f"http://127.0.0.1:{port}", texts, args.seconds, started, ready))
+            peak = Path(f"/proc/{server.pid}/status").read_text().split("VmHWM:")[1].split()[0]
         finally:
             server.terminate()
             server.wait(timeout=30)
     print(f"machine: {machine()}")
     print(f"server: one uvicorn worker, model {args.model.resolve().name}, SQLite in a temporary folder; "
           f"{args.seconds:.0f} s a level, one comment per request")
+    print(f"start-up to ready: {ready[0]:.2f} s (process start, imports, migrations, rules, model); "
+          f"peak RSS of the worker: {int(peak) / 1024:.0f} MB")
     print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for r in rows:
         print(f"{r['clients']:>8} {r['requests']:>9} {r['errors']:>7} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
