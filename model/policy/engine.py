@@ -167,9 +167,8 @@ class PolicyEngine:
         respond = cal.add_working_hours(posted, self.policy.sla.respond_hours)
         local = posted.astimezone(cal.zone)
         weekend = local.weekday() >= 5
-        if weekend and any(r.weekend_to_next_working_day for r in fired) and not any(r.sla and not r.weekend_to_next_working_day
-                                                                                       for r in fired):
-            acknowledge = cal.next_opening(posted)
+        if weekend and any(r.weekend_to_next_working_day for r in fired):
+            acknowledge = min(acknowledge, cal.next_opening(posted))  # "first thing Monday": the earlier deadline wins
             notes.append("negative comment posted at the weekend: handled first thing on the next working day")
         if cover and not in_hours:
             notes.append(f"possible emergency ({emergency}) outside office hours: out-of-hours cover applies now")

@@ -89,6 +89,8 @@ def test_a_negative_comment_at_the_weekend_is_due_first_thing_monday(engine: Pol
     sla = decide(engine, pipeline, "Another rent increase. Typical.", posted_at=saturday).sla
     assert sla is not None and sla.acknowledge_by == "2026-11-30T09:00:00+00:00"
     assert any("first thing" in n for n in sla.notes)
+    both = decide(engine, pipeline, "Waited in all day, nobody turned up. Typical.", posted_at=saturday).sla
+    assert both is not None and both.acknowledge_by == "2026-11-30T09:00:00+00:00"  # a complaint too: still first thing
 
 
 def test_an_emergency_out_of_hours_says_cover_applies(engine: PolicyEngine, pipeline: Pipeline) -> None:
