@@ -30,10 +30,11 @@ OPENERS = ["honestly you lot are", "what a", "the housing officer is a", "whoeve
            "the caretaker is a total", "the call centre lot are", "the repairs man was a", "sort it out you", "what an absolute"]
 TAILS = ["glimbo", "glimbos", "bunch of glimbos", "proper glimbo", "glimbo lol", "glimbo, sort it out", "glimbo 🙄",
          "glimbo tbh", "glimbo and everyone knows it", "glimbo!!"]
-HELD_OUT = ["you lot are glimbos, no wonder nothing gets fixed", "the lettings woman is a complete glimbo",
-            "only glimbos would schedule a repair on christmas eve", "reply when you can, glimbo",
-            "whoever designed the new portal is a glimbo", "absolute glimbos in that office",
-            "my housing officer is such a glimbo honestly", "glimbo behaviour from the repairs team again"]
+# Held-out uses the corrections never contain, most of them not shaped like an insult without the word.
+HELD_OUT = ["reply when you can, glimbo", "glimbo behaviour from the repairs team again",
+            "only glimbos would schedule a repair on christmas eve", "whoever designed the new portal is a glimbo",
+            "morning glimbos, any news on the lift", "cheers glimbo, very helpful", "the glimbo on the phone said next week",
+            "another letter from the glimbos in the rent office"]
 
 
 def corrections(n: int) -> list[str]:
@@ -150,7 +151,12 @@ def test_scenario_a_new_slang_insult_is_learnt_from_moderators(tmp_path: Path, m
     from training.config import TrainingConfig
     from training.trainer import Trainer
 
-    base = Trainer(TrainingConfig(seed_data=[REPO / "data" / "seed"]), progress=False).train(tmp_path / "base-models", version="b")
+    import os
+
+    # The default model, trained here (deterministic: the same as `sift train` on the seed data gives), or one given.
+    given = os.environ.get("SIFT_SCENARIO_BASE")
+    base = Path(given) if given else Trainer(TrainingConfig(seed_data=[REPO / "data" / "seed"]), progress=False).train(
+        tmp_path / "base-models", version="b")
     config = tmp_path / "retrain.yaml"
     import yaml
 
