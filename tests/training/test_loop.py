@@ -148,10 +148,10 @@ def _tiny_config(tmp_path: Path, base: Path) -> Path:
 def test_scenario_a_new_slang_insult_is_learnt_from_moderators(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """Real encoder: base model trained on the seed data, N = 40 corrections, incremental retraining."""
+    import os
+
     from training.config import TrainingConfig
     from training.trainer import Trainer
-
-    import os
 
     # The default model, trained here (deterministic: the same as `sift train` on the seed data gives), or one given.
     given = os.environ.get("SIFT_SCENARIO_BASE")
