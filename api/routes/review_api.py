@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from api.db.models import ClassificationRecord, ReviewItem
 from api.db.review import QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
@@ -74,6 +75,12 @@ def _public(item: ReviewItem, rec: ClassificationRecord) -> ReviewItemPublic:
         scores=rec.scores, text=rec.text, redacted_text=rec.redacted_text, evidence=rec.evidence or [])
 
 
+def _item_public(session: Session, item: ReviewItem) -> ReviewItemPublic:
+    rec = session.get(ClassificationRecord, item.classification_id)
+    assert rec is not None
+    return _public(item, rec)
+
+
 def _fail(exc: ReviewError) -> HTTPException:
     return HTTPException(exc.status, str(exc))
 
@@ -92,9 +99,7 @@ def claim_next_item(actor: ReviewerDep, session: SessionDep) -> ReviewItemPublic
     item = claim_next(session, actor)
     if item is None:
         return None
-    rec = session.get(ClassificationRecord, item.classification_id)
-    assert rec is not None
-    return _public(item, rec)
+    return _item_public(session, item)
 
 
 @router.post("/items/{item_id}/claim", response_model=ReviewItemPublic, responses=ERRORS)
@@ -103,9 +108,7 @@ def claim_item(item_id: str, actor: ReviewerDep, session: SessionDep) -> ReviewI
         item = claim(session, item_id, actor)
     except ReviewError as exc:
         raise _fail(exc) from exc
-    rec = session.get(ClassificationRecord, item.classification_id)
-    assert rec is not None
-    return _public(item, rec)
+    return _item_public(session, item)
 
 
 @router.post("/items/{item_id}/decision", response_model=ReviewDecisionPublic, responses=ERRORS)
@@ -124,9 +127,7 @@ def pull_record(record_id: str, actor: ReviewerDep, session: SessionDep) -> Revi
         item = pull(session, record_id, actor)
     except ReviewError as exc:
         raise _fail(exc) from exc
-    rec = session.get(ClassificationRecord, item.classification_id)
-    assert rec is not None
-    return _public(item, rec)
+    return _item_public(session, item)
 
 
 __all__ = ["router", "LABELS"]

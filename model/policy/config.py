@@ -6,8 +6,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.labels import FLAGS, LABELS
 from model.rules.base import Regex
@@ -177,15 +176,6 @@ class PolicyFile(_Strict):
 
 
 def load_policy(path: Path = DEFAULT_POLICY) -> PolicyFile:
-    if not path.is_file():
-        raise PolicyError(f"policy file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return PolicyFile.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
-        raise PolicyError(f"{path}: {problems}") from exc
+    from model.rules.files import load_yaml
+
+    return load_yaml(path, PolicyFile, error=PolicyError, what="policy file")

@@ -95,18 +95,17 @@ class OrgFile(_Strict):
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_yaml(path: Path, schema: type[M]) -> M:
-    """Read ``path`` and validate it against ``schema``; errors name the file and key."""
+def load_yaml(path: Path, schema: type[M], *, error: type[ValueError] = RuleConfigError, what: str = "rule file") -> M:
+    """Read ``path`` and validate it against ``schema``; errors (of type ``error``) name the file and the key."""
     if not path.is_file():
-        raise RuleConfigError(f"rule file {path} does not exist")
+        raise error(f"{what} {path} does not exist")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise RuleConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{path}: not valid YAML: {exc}") from exc
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise RuleConfigError(f"{path}: {problems}") from exc
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
+                             for err in exc.errors())
+        raise error(f"{path}: {problems}") from exc
