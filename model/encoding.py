@@ -40,16 +40,26 @@ class HeadTailEncoder:
         return cls(Tokenizer.from_file(str(path)), max_length)
 
     def ids(self, text: str) -> list[int]:
-        body = self.tokenizer.encode(text, add_special_tokens=False).ids
+        return self.encode([text])[0]
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, head and tail kept, with [CLS] and [SEP] (one call into the Rust tokenizer)."""
         room = self.max_length - 2
-        if len(body) > room:
-            head = int(room * self.head_share)
-            body = body[:head] + body[len(body) - (room - head):]
-        return [self.cls_id, *body, self.sep_id]
+        head = int(room * self.head_share)
+        out = []
+        for enc in self.tokenizer.encode_batch(list(texts), add_special_tokens=False):
+            body = enc.ids
+            if len(body) > room:
+                body = body[:head] + body[len(body) - (room - head):]
+            out.append([self.cls_id, *body, self.sep_id])
+        return out
 
     def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and attention mask, padded to the longest text in the batch (int64)."""
-        rows = [self.ids(t) for t in texts]
+        return self.pad(self.encode(texts))
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Pad encoded rows to the longest one (int64 ids and attention mask)."""
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)

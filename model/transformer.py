@@ -32,6 +32,29 @@ def read_meta(model_dir: Path) -> dict[str, Any]:
     return meta
 
 
+def length_buckets(lengths: Sequence[int], size: int, pad_budget: float) -> list[list[int]]:
+    """Indices grouped by similar length: sort, then start a new group when it reaches ``size``
+    items or when padding to its longest row would waste more than ``pad_budget`` of the cells.
+
+    >>> length_buckets([5, 40, 6, 41], size=32, pad_budget=0.25)
+    [[0, 2], [1, 3]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for i in order:
+        n = lengths[i]
+        if current and (len(current) >= size or 1.0 - (used + n) / (n * (len(current) + 1)) > pad_budget):
+            groups.append(current)
+            current, used = [], 0
+        current.append(i)
+        used += n
+    if current:
+        groups.append(current)
+    return groups
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -53,6 +76,8 @@ class OnnxClassifier:
         self.temperatures = np.ones(0)
         self.encoder: HeadTailEncoder | None = None
         self.meta: dict[str, Any] = {}
+        self.bucket_size = 32
+        self.pad_budget = 0.25
 
     @classmethod
     def from_pretrained(cls, model_dir: Path, *, onnx_file: str | None = None, threads: int | None = None) -> OnnxClassifier:
@@ -81,11 +106,17 @@ class OnnxClassifier:
         return self
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw logits, in the order given. Texts are run in length buckets: sorted by token
+        count and cut into runs of at most ``bucket`` tokens' padding, so short comments
+        are not padded to the longest one in the batch."""
         if self._session is None or self.encoder is None:
             raise ClassifierError("OnnxClassifier used before loading; build it with OnnxClassifier.from_pretrained(path)")
-        ids, mask = self.encoder(texts)
-        out = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
-        return np.asarray(out[0], dtype=np.float32)
+        rows = self.encoder.encode(texts)
+        out = np.zeros((len(rows), len(self.labels)), dtype=np.float32)
+        for chunk in length_buckets([len(r) for r in rows], self.bucket_size, self.pad_budget):
+            ids, mask = self.encoder.pad([rows[i] for i in chunk])
+            out[chunk] = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+        return out
 
     def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:

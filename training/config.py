@@ -37,6 +37,12 @@ class TrainingConfig(BaseModel):
                                         description="restricted sources (non-commercial, GPL, research terms) to use, by name")
     max_import_rows_per_source: int = Field(3000, ge=0, description="subsample each imported source to this many rows")
     max_length: int = Field(64, ge=8, le=512)
+    layers: list[int] | None = Field(None, min_length=1,
+                                     description="keep only these encoder layers (0-based, e.g. [0, 2, 4]): a smaller, "
+                                                 "faster student; None keeps them all")
+    teacher: Path | None = Field(None, description="a trained model artifact whose calibrated scores the student also "
+                                                   "learns from (distillation), on every row and every label")
+    distill_weight: float = Field(0.5, ge=0, le=1, description="share of the loss that follows the teacher")
     batch_size: int = Field(16, ge=1, le=512)
     epochs: int = Field(8, ge=1, le=100)
     patience: int = Field(2, ge=1, description="epochs without a better dev macro-F1 before stopping")
@@ -52,6 +58,13 @@ class TrainingConfig(BaseModel):
     precision_floor: dict[str, float] = Field(default_factory=lambda: {"abusive": 0.95, "pii": 0.95},
                                               description="thresholds keep dev precision at least this high")
     review_precision: float = Field(0.95, gt=0, le=1, description="precision of decisions made without review")
+
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (sorted(set(value)) != value or value[0] < 0):
+            raise ValueError(f"layers must be distinct, non-negative and in increasing order, got {value}")
+        return value
 
     @field_validator("allow_restricted")
     @classmethod

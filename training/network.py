@@ -37,7 +37,16 @@ def tiny_config():  # type: ignore[no-untyped-def]
                       max_position_embeddings=128)
 
 
-def build(base_model: str, num_labels: int, dropout: float) -> tuple[EncoderClassifier, Path]:
+def keep_layers(encoder: nn.Module, layers: list[int]) -> None:
+    """Drop every transformer layer not in ``layers`` (a student: fewer layers, same width and vocabulary)."""
+    stack = encoder.encoder.layer  # type: ignore[union-attr]
+    if layers[-1] >= len(stack):
+        raise ValueError(f"layers {layers} asks for layer {layers[-1]}, but the base model has {len(stack)} (0-{len(stack) - 1})")
+    encoder.encoder.layer = nn.ModuleList([stack[i] for i in layers])  # type: ignore[union-attr]
+    encoder.config.num_hidden_layers = len(layers)  # type: ignore[union-attr]
+
+
+def build(base_model: str, num_labels: int, dropout: float, layers: list[int] | None = None) -> tuple[EncoderClassifier, Path]:
     """The network and the folder holding its tokenizer (``tokenizer.json``)."""
     from transformers import AutoModel
     from transformers import logging as hf_logging
@@ -52,6 +61,8 @@ def build(base_model: str, num_labels: int, dropout: float) -> tuple[EncoderClas
             raise FileNotFoundError(f"base model {path} has no config.json (give a local model folder; nothing is downloaded)")
         encoder = AutoModel.from_pretrained(str(path), local_files_only=True)
         tokenizer_dir = path
+    if layers is not None:
+        keep_layers(encoder, layers)
     return EncoderClassifier(encoder, encoder.config.hidden_size, num_labels, dropout), tokenizer_dir
 
 

@@ -127,7 +127,10 @@ class Trainer:
         started = time.perf_counter()
         self._set_seeds()
         data = prepare(cfg)
-        network, tokenizer_dir = net.build(cfg.base_model, len(MODEL_TARGETS), cfg.dropout)
+        try:
+            network, tokenizer_dir = net.build(cfg.base_model, len(MODEL_TARGETS), cfg.dropout, cfg.layers)
+        except ValueError as exc:
+            raise DataError(f"layers: {exc}") from exc
         encoder = HeadTailEncoder.from_file(tokenizer_dir / "tokenizer.json", cfg.max_length)
         if cfg.init_from is not None:
             from safetensors.torch import load_file
@@ -158,6 +161,7 @@ class Trainer:
         dev_texts = [r.text for r in data.dev]
         dev_y, dev_m = targets(data.dev)
         texts = [r.text for r in data.train]
+        soft = self._teacher_scores(texts) if cfg.teacher is not None else None
         generator = np.random.default_rng(cfg.seed)
 
         best_f1, best_state, best_epoch, stale, history = -1.0, None, 0, 0, []
@@ -174,6 +178,9 @@ class Trainer:
                 weights = torch.from_numpy(m[idx])
                 losses = loss_fn(logits, torch.from_numpy(y[idx])) * weights
                 loss = losses.sum() / weights.sum().clamp(min=1.0)  # masked: silence teaches nothing
+                if soft is not None:  # the teacher speaks to every label of every row
+                    follow = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(soft[idx]))
+                    loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * follow
                 optimiser.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -232,6 +239,22 @@ class Trainer:
 
         write_card(out_dir, meta)
         return out_dir
+
+    def _teacher_scores(self, texts: list[str]) -> np.ndarray:
+        """The teacher artifact's calibrated scores for every training text, in MODEL_TARGETS order."""
+        from model.classifier import ClassifierError
+
+        assert self.config.teacher is not None
+        try:
+            teacher = OnnxClassifier.from_pretrained(self.config.teacher)
+        except ClassifierError as exc:
+            raise DataError(f"teacher: {exc}") from exc
+        if tuple(teacher.labels) != tuple(MODEL_TARGETS):
+            raise DataError(f"teacher {self.config.teacher} predicts {list(teacher.labels)}, not {list(MODEL_TARGETS)}")
+        rows = []
+        for i in tqdm(range(0, len(texts), 64), desc="teacher scores", unit="batch", disable=not self.progress):
+            rows.extend(teacher.predict_proba(texts[i:i + 64]))
+        return np.array([[r[name] for name in MODEL_TARGETS] for r in rows], dtype=np.float32)
 
     @staticmethod
     def _parity(network: net.EncoderClassifier, served: OnnxClassifier, texts: list[str]) -> dict[str, float]:

@@ -125,3 +125,52 @@ def test_registry_promotes_and_rolls_back(tiny_model: Path, tmp_path: Path) -> N
     assert registry.rollback() == "v1" and registry.current() == "v1"
     with pytest.raises(RegistryError, match="known versions: v1, v2"):
         registry.promote("v9")
+
+
+def test_length_buckets_serve_the_same_scores_in_the_order_given(tiny_model: Path) -> None:
+    served = OnnxClassifier.from_pretrained(tiny_model)
+    assert served.encoder is not None
+    texts = ["ok", "the boiler has been broken for three weeks and nobody has called me back " * 3, "thanks!",
+             "when is the bin day on Acacia Road?", "😡", "rent " * 40]
+    bucketed = served.logits(texts)
+    one_by_one = np.vstack([served.logits([t]) for t in texts])
+    ids, mask = served.encoder(texts)  # the whole batch padded together, as before bucketing
+    padded = served._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+    # int8 activations are quantised per call, so neighbours in a call move logits a little; not more.
+    assert np.abs(bucketed - one_by_one).max() < 0.05
+    assert np.abs(bucketed - padded).max() < 0.05
+    # ...and each answer is its own text's, in the order given.
+    distances = np.abs(bucketed[:, None, :] - one_by_one[None, :, :]).sum(-1)
+    assert list(distances.argmin(1)) == list(range(len(texts)))
+
+
+@pytest.mark.parametrize("lengths", [[5, 40, 6, 41], [3] * 70, list(range(1, 100, 7)) * 5, [64, 2]])
+def test_length_buckets_keep_every_row_once_within_the_padding_budget(lengths: list[int]) -> None:
+    from model.transformer import length_buckets
+
+    groups = length_buckets(lengths, size=32, pad_budget=0.25)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        widest = max(lengths[i] for i in group)
+        assert len(group) <= 32
+        assert 1 - sum(lengths[i] for i in group) / (widest * len(group)) <= 0.25
+
+
+def test_a_student_keeps_only_the_layers_asked_for_and_learns_from_its_teacher(tiny_model: Path, tiny_config: TrainingConfig,
+                                                                               tmp_path: Path) -> None:
+    config = tiny_config.model_copy(update={"layers": [1], "teacher": tiny_model, "epochs": 1, "train_limit": 200})
+    student = Trainer(config, progress=False).train(tmp_path, version="student")
+    meta = json.loads((student / "sift_model.json").read_text())
+    assert json.loads((student / "encoder_config.json").read_text())["num_hidden_layers"] == 1
+    assert meta["training_config"]["layers"] == [1] and meta["training_config"]["teacher"] == str(tiny_model)
+    assert len(net.load(student).encoder.encoder.layer) == 1  # type: ignore[union-attr,arg-type]
+    assert OnnxClassifier.from_pretrained(student).predict_proba(["my boiler is broken"])[0].keys() == set(MODEL_TARGETS)
+
+
+def test_a_student_asking_for_layers_the_base_lacks_is_refused(tiny_config: TrainingConfig, tmp_path: Path) -> None:
+    from training.data import DataError
+
+    with pytest.raises(DataError, match=r"layer 5, but the base model has 2"):
+        Trainer(tiny_config.model_copy(update={"layers": [0, 5]}), progress=False).train(tmp_path)
+    with pytest.raises(ValueError, match="increasing order"):
+        TrainingConfig(layers=[2, 0])
