@@ -41,7 +41,8 @@ def reload_if_changed(app: FastAPI) -> bool:
         logger.error("model at %s changed but did not load; keeping %s: %s", model_dir, old.model_version, status.detail)
         app.state.model_identity = identity
         return False
-    app.state.pipeline = Pipeline(old.rules, classifier, old.policy, missing_model_reason=status.detail)
+    app.state.pipeline = Pipeline(old.rules, classifier, old.policy, missing_model_reason=status.detail,
+                                  cache_size=old.cache_size)  # a new model starts with an empty cache
     app.state.components["model"] = status
     app.state.model_identity = identity
     app.state.model_expected = identity is not None

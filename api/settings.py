@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="keys the author hash; empty: generated once into data_dir/secret_key")
     log_level: str = "INFO"
     batch_max: int = Field(32, ge=1, le=256, description="micro-batching: most comments in one model call")
+    model_cache: int = Field(4096, ge=0, le=1_000_000,
+                             description="remember the model's scores for this many recent texts (identical comments "
+                                         "in a wave are scored once); 0 turns it off")
     batch_wait_ms: float = Field(2.0, ge=0, le=100, description="micro-batching: how long to gather concurrent requests")
     retention_days: int = Field(90, ge=1, description="days the text of review items is kept before it is purged")
     model_poll_seconds: float = Field(2.0, ge=0, description="how often to look for a newly promoted model (0: never)")

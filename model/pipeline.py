@@ -10,6 +10,8 @@ why in ``fallback_reason`` and in the log (without the comment's text).
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,11 +62,16 @@ class Pipeline:
     """
 
     def __init__(self, rules: RulesEngine, classifier: Classifier | None = None, policy: DecisionPolicy | None = None,
-                 *, missing_model_reason: str = "no learnt model is loaded"):
+                 *, missing_model_reason: str = "no learnt model is loaded", cache_size: int = 0):
         self.rules = rules
         self.classifier = classifier
         self.policy = policy or DecisionPolicy()
         self.missing_model_reason = missing_model_reason
+        # The model's scores for recently seen texts (copy-pasted campaigns, spam waves): same normalised
+        # text, same model, same scores. Lives and dies with this pipeline, so a new model starts empty.
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @property
     def model_version(self) -> str | None:
@@ -97,13 +104,30 @@ class Pipeline:
     def _run_model(self, normalized: list[NormalizedText]) -> tuple[list[dict[str, float]] | None, str | None]:
         if self.classifier is None:
             return None, self.missing_model_reason
-        try:
-            scores = self.classifier.predict_proba([n.text for n in normalized])
-        except Exception as exc:  # noqa: BLE001 - any model failure must degrade to the rules, visibly
-            logger.warning("learnt model %s failed on a batch of %d; answering from rules: %s",
-                           self.classifier.version, len(normalized), type(exc).__name__)
-            return None, f"model {self.classifier.version} failed: {type(exc).__name__}"
-        return scores, None
+        texts = [n.text for n in normalized]
+        known: dict[str, dict[str, float]] = {}
+        if self.cache_size:
+            with self._cache_lock:
+                for text in texts:
+                    if text in self._cache:
+                        self._cache.move_to_end(text)
+                        known[text] = self._cache[text]
+        todo = list(dict.fromkeys(t for t in texts if t not in known))  # each new text once, in order
+        if todo:
+            try:
+                scores = self.classifier.predict_proba(todo)
+            except Exception as exc:  # noqa: BLE001 - any model failure must degrade to the rules, visibly
+                logger.warning("learnt model %s failed on a batch of %d; answering from rules: %s",
+                               self.classifier.version, len(todo), type(exc).__name__)
+                return None, f"model {self.classifier.version} failed: {type(exc).__name__}"
+            fresh = dict(zip(todo, scores, strict=True))
+            known.update(fresh)
+            if self.cache_size:
+                with self._cache_lock:
+                    self._cache.update(fresh)
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        return [known[t] for t in texts], None
 
     def _decide(self, norm: NormalizedText, rules_out: RulesOutput, model_scores: dict[str, float] | None,
                 fallback: str | None) -> Classification:

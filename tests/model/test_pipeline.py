@@ -130,3 +130,32 @@ def test_decision_policy_rejects_a_band_outside_zero_one() -> None:
 )
 def test_bias_probe_neutral_identity_sentences_are_not_abusive(pipeline: Pipeline, neutral: str) -> None:
     assert "abusive" not in pipeline.classify(neutral).labels
+
+
+class CountingClassifier(FakeClassifier):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        self.seen.extend(texts)
+        return [{**self.scores, "query": 0.9 if "?" in t else 0.05} for t in texts]
+
+
+def test_repeated_texts_are_scored_by_the_model_once_and_answered_alike(rules_engine: RulesEngine) -> None:
+    model = CountingClassifier()
+    pipeline = Pipeline(rules_engine, model, cache_size=2)  # type: ignore[arg-type]
+    first = pipeline.classify_many(["When is bin day?", "thanks all", "When is bin day?"])
+    again = pipeline.classify_many(["When\u200b is bin day?", "thanks all"])  # same text once normalised
+    assert model.seen == ["When is bin day?", "thanks all"]
+    assert [r.labels for r in first] == [["query"], [], ["query"]] and [r.labels for r in again] == [["query"], []]
+    pipeline.classify_many(["a third text", "a fourth text"])  # only the two most recent are kept
+    pipeline.classify_many(["thanks all", "a fourth text"])
+    assert model.seen[2:] == ["a third text", "a fourth text", "thanks all"]
+
+
+def test_without_a_cache_every_text_goes_to_the_model(rules_engine: RulesEngine) -> None:
+    model = CountingClassifier()
+    Pipeline(rules_engine, model).classify_many(["same", "same"])  # type: ignore[arg-type]
+    Pipeline(rules_engine, model).classify_many(["same"])  # type: ignore[arg-type]
+    assert model.seen == ["same", "same"]
