@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api import errors, metrics
 from api.batcher import MicroBatcher
+from api.writer import GroupWriter
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
 from api.limits import BodySizeLimit
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 band_overrides=dict(cfg.review_bands))
         app.state.pipeline, app.state.components = build_pipeline(
             rules_dir=cfg.rules_dir, staff_roster=cfg.staff_roster, org_file=cfg.org_file,
-            model_dir=cfg.effective_model_dir, policy=policy)
+            model_dir=cfg.effective_model_dir, policy=policy, cache_size=cfg.model_cache)
         app.state.policy = PolicyEngine(load_policy(cfg.policy_file))
         app.state.components["policy"] = ComponentStatus(True, f"policy from {cfg.policy_file}")
         for name, component in app.state.components.items():
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.batcher = MicroBatcher(lambda: app.state.pipeline, max_batch=cfg.batch_max, wait_ms=cfg.batch_wait_ms,
                                          on_batch=app.state.metrics.batch.observe)
         app.state.batcher.start()
+        app.state.writer = GroupWriter(app.state.session_factory, on_group=app.state.metrics.write_group.observe)
+        app.state.writer.start()
         purged = purge_on_start(app)
         if purged:
             logger.info("purged the text of %d comments older than %d days", purged, cfg.retention_days)
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if watcher:
             watcher.cancel()
         await app.state.batcher.stop()
+        await app.state.writer.stop()
         app.state.engine.dispose()
 
     app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",

@@ -28,6 +28,8 @@ class Metrics:
         self.review = Counter("sift_sent_to_review_total", "Comments sent to human review", registry=self.registry)
         self.batch = Histogram("sift_model_batch_size", "Comments per model call (micro-batching)",
                                buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=self.registry)
+        self.write_group = Histogram("sift_write_group_size", "Requests per database commit (group commit)",
+                                     buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
         self.queue_depth = Gauge("sift_review_queue_depth", "Open items in the review queue", registry=self.registry)
         self.model = Gauge("sift_model_info", "The model being served (1) by version", ["version"], registry=self.registry)
 

@@ -64,8 +64,10 @@ def author_hash(secret: bytes, channel: str | None, author_id: str | None) -> st
     return hmac.new(secret, f"{channel or 'other'}:{author_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def record_classifications(session: Session, items: Sequence[tuple[str, Classification, dict]]) -> list[str]:  # type: ignore[type-arg]
-    """Store each decision (and its policy, when given); text is kept only when a moderator will need to read it."""
+def record_classifications(session: Session, items: Sequence[tuple[str, Classification, dict]],  # type: ignore[type-arg]
+                           *, commit: bool = True) -> list[str]:
+    """Store each decision (and its policy, when given); text is kept only when a moderator will need to read it.
+    With ``commit=False`` the caller commits (a group commit shared by several requests)."""
     rows = []
     for text, result, meta in items:
         posted_at: datetime | None = meta.get("posted_at")
@@ -92,5 +94,8 @@ def record_classifications(session: Session, items: Sequence[tuple[str, Classifi
             record_offences(session, meta.get("author_hash"), row.id, decision.removal_reasons, meta.get("posted_at"))
         if row.needs_review:
             enqueue(session, row)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return [row.id for row in rows]

@@ -6,13 +6,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from functools import partial
+
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.db.offences import DbHistory
 from api.db.repository import author_hash, record_classifications
-from api.deps import ClassifyCallerDep, PolicyDep, SessionDep
+from api.deps import ClassifyCallerDep, PolicyDep
 from api.schemas import (
     MAX_BATCH_ITEMS,
     MAX_TEXT_CHARS,
@@ -48,29 +49,33 @@ def _decide_and_record(policy: PolicyEngine, items: list[ClassifyRequest], resul
         decisions.append(decision)
         meta.append({"id": item.id, "channel": item.channel, "posted_at": item.posted_at or received, "author_hash": author,
                      "policy": decision})
-    record_ids = record_classifications(session, [(item.text, result, m) for item, result, m in zip(items, results, meta, strict=True)])
+    record_ids = record_classifications(session, [(item.text, result, m) for item, result, m in zip(items, results, meta, strict=True)],
+                                        commit=False)
     return [ClassificationPublic(id=item.id, record_id=record_id, **asdict(result), **decision.public_fields())
             for item, result, decision, record_id in zip(items, results, decisions, record_ids, strict=True)]
 
 
-async def _classify(request: Request, policy: PolicyEngine, items: list[ClassifyRequest], session: Session) -> list[ClassificationPublic]:
-    # The model runs through the micro-batcher (concurrent requests share one call); the policy and the
-    # database write run in the thread pool. Neither blocks the event loop.
+async def _classify(request: Request, policy: PolicyEngine, items: list[ClassifyRequest]) -> list[ClassificationPublic]:
+    # The model runs through the micro-batcher (concurrent requests share one model call); the policy and
+    # the database write run through the group writer (concurrent requests share one commit), both in
+    # worker threads. Neither blocks the event loop; a request is answered once its rows are committed.
     results = await request.app.state.batcher.classify([item.text for item in items])
     request.app.state.metrics.observe(results, model_expected=request.app.state.model_expected)
-    return await run_in_threadpool(_decide_and_record, policy, items, results, request.app.state.author_secret, session)
+    work = partial(_decide_and_record, policy, items, results, request.app.state.author_secret)
+    stored: list[ClassificationPublic] = await request.app.state.writer.run(work)
+    return stored
 
 
 @router.post("", response_model=ClassificationPublic, responses=ERRORS,
              summary=f"Classify one comment (text of 1 to {MAX_TEXT_CHARS} characters)")
-async def classify_one(body: ClassifyRequest, request: Request, policy: PolicyDep, session: SessionDep,
+async def classify_one(body: ClassifyRequest, request: Request, policy: PolicyDep,
                        _caller: ClassifyCallerDep) -> ClassificationPublic:
-    return (await _classify(request, policy, [body], session))[0]
+    return (await _classify(request, policy, [body]))[0]
 
 
 @router.post("/batch", response_model=ClassificationsPublic, responses=ERRORS,
              summary=f"Classify up to {MAX_BATCH_ITEMS} comments, answered in the same order")
-async def classify_batch(body: ClassifyBatchRequest, request: Request, policy: PolicyDep, session: SessionDep,
+async def classify_batch(body: ClassifyBatchRequest, request: Request, policy: PolicyDep,
                          _caller: ClassifyCallerDep) -> ClassificationsPublic:
-    results = await _classify(request, policy, body.items, session)
+    results = await _classify(request, policy, body.items)
     return ClassificationsPublic(items=results, count=len(results))

@@ -47,3 +47,72 @@ def test_metrics_endpoint_reports_classifications_queue_depth_and_model(client: 
     assert 'sift_model_info{version="rules-only"} 1.0' in body
     assert 'sift_request_seconds_count{method="POST",route="/classify",status="200"} 1.0' in body
     assert "sift_model_batch_size_count" in body
+
+
+def _notes_table(tmp_path):  # type: ignore[no-untyped-def]
+    from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'w.db'}", connect_args={"check_same_thread": False})
+    table = Table("notes", MetaData(), Column("id", Integer, primary_key=True), Column("body", String, nullable=False))
+    table.metadata.create_all(engine)
+    return engine, table, sessionmaker(engine)
+
+
+def test_group_writer_commits_concurrent_requests_together_and_loses_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, insert, select
+
+    from api.writer import GroupWriter
+
+    engine, table, sessions = _notes_table(tmp_path)
+    groups: list[int] = []
+
+    def work(i: int):  # type: ignore[no-untyped-def]
+        def write(session):  # type: ignore[no-untyped-def]
+            session.execute(insert(table).values(body=f"note {i}"))
+            return i
+        return write
+
+    async def run() -> list[int]:
+        writer = GroupWriter(sessions, on_group=groups.append)
+        writer.start()
+        answers = await asyncio.gather(*(writer.run(work(i)) for i in range(60)))
+        await writer.stop()
+        return list(answers)
+
+    assert asyncio.run(run()) == list(range(60))
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(table)) == 60
+    assert sum(groups) == 60 and len(groups) < 60  # shared commits, every request counted once
+
+
+def test_group_writer_isolates_a_failing_request_from_its_group(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert, select
+
+    from api.writer import GroupWriter
+
+    engine, table, sessions = _notes_table(tmp_path)
+
+    def work(i: int):  # type: ignore[no-untyped-def]
+        def write(session):  # type: ignore[no-untyped-def]
+            session.execute(insert(table).values(body=None if i == 3 else f"note {i}"))  # 3 breaks NOT NULL
+            return i
+        return write
+
+    async def run() -> list:  # type: ignore[type-arg]
+        writer = GroupWriter(sessions)
+        writer.start()
+        answers = await asyncio.gather(*(writer.run(work(i)) for i in range(8)), return_exceptions=True)
+        await writer.stop()
+        return list(answers)
+
+    answers = asyncio.run(run())
+    assert [a for i, a in enumerate(answers) if i != 3] == [0, 1, 2, 4, 5, 6, 7]
+    assert isinstance(answers[3], Exception)
+    with engine.connect() as conn:
+        assert sorted(conn.scalars(select(table.c.body))) == sorted(f"note {i}" for i in range(8) if i != 3)
+
+
+def test_metrics_count_write_groups(client: TestClient) -> None:
+    client.post("/classify", json={"text": "How do I pay my rent?"})
+    assert "sift_write_group_size_count 1.0" in client.get("/metrics").text

@@ -1,0 +1,101 @@
+"""Group commit: the decisions of concurrent requests are written in one transaction.
+
+Each request hands its comments and results to the writer and awaits its rows. One task
+takes whatever is waiting (never waiting for more: a lone request is written at once),
+applies the policy and stores every item in one session and one commit, in a worker
+thread, then answers each request. If the group's transaction fails, each request is
+retried on its own, so one bad request cannot cost the others their answer; a request
+is answered only after its rows are committed, so nothing answered is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[Session], T]
+
+
+@dataclass
+class _Job(Generic[T]):
+    work: Work[T]
+    future: asyncio.Future[T]
+
+
+class GroupWriter:
+    def __init__(self, session_factory: sessionmaker[Session], *, max_group: int = 64,
+                 on_group: Callable[[int], None] | None = None):
+        self._sessions = session_factory
+        self.max_group = max_group
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()  # type: ignore[type-arg]
+        self._task: asyncio.Task[None] | None = None
+        self._on_group = on_group
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Write everything already handed over, then stop."""
+        if self._task:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+
+    async def run(self, work: Work[T]) -> T:
+        """Run ``work(session)`` inside a shared transaction and return its result once committed.
+        ``work`` must not commit; it may flush."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(work, future))
+        return await future
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            while len(jobs) < self.max_group and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is None:
+                    stopping = True
+                    break
+                jobs.append(job)
+            try:
+                results = await run_in_threadpool(self._write_group, jobs)
+            except Exception:  # noqa: BLE001 - fall back to one transaction per request
+                logger.warning("group write of %d requests failed; writing them one by one", len(jobs))
+                for job in jobs:
+                    try:
+                        result = await run_in_threadpool(self._write_group, [job])
+                    except Exception as exc:  # noqa: BLE001 - this request alone gets the error
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    else:
+                        if not job.future.done():
+                            job.future.set_result(result[0])
+                continue
+            if self._on_group:
+                self._on_group(len(jobs))
+            for job, result in zip(jobs, results, strict=True):
+                if not job.future.done():
+                    job.future.set_result(result)
+
+    def _write_group(self, jobs: list[_Job]) -> list[object]:  # type: ignore[type-arg]
+        with self._sessions() as session:
+            try:
+                results = [job.work(session) for job in jobs]
+                session.commit()
+            except Exception:
+                session.rollback()
+                raise
+        return results
