@@ -35,7 +35,7 @@ def reload_if_changed(app: FastAPI) -> bool:
     identity = model_identity(model_dir)
     if identity == app.state.model_identity:
         return False
-    classifier, status = load_classifier(model_dir)
+    classifier, status = load_classifier(model_dir, app.state.settings.model_threads or None)
     old: Pipeline = app.state.pipeline
     if classifier is None and old.classifier is not None:
         logger.error("model at %s changed but did not load; keeping %s: %s", model_dir, old.model_version, status.detail)

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="keys the author hash; empty: generated once into data_dir/secret_key")
     log_level: str = "INFO"
     batch_max: int = Field(32, ge=1, le=256, description="micro-batching: most comments in one model call")
+    model_threads: int = Field(0, ge=0, le=64, description="threads for the model in each worker; 0: the cores shared "
+                                                         "among the workers (`sift serve --workers N` sets it)")
     model_cache: int = Field(4096, ge=0, le=1_000_000,
                              description="remember the model's scores for this many recent texts (identical comments "
                                          "in a wave are scored once); 0 turns it off")

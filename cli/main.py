@@ -64,6 +64,9 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
 
     os.environ["SIFT_HOST"] = host
     os.environ["SIFT_PORT"] = str(port)
+    if workers > 1 and not os.environ.get("SIFT_MODEL_THREADS"):
+        # Each worker's model gets its share of the cores, so N workers do not fight over them.
+        os.environ["SIFT_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     settings = _settings(host=host, port=port)
     _configure_logging(settings.log_level)
     from api.db.migrate import upgrade

@@ -22,14 +22,15 @@ logger = logging.getLogger(__name__)
 
 
 
-def _sift_transformer(path: Path) -> Classifier:
-    from model.transformer import load  # onnxruntime is imported only when a model is loaded
+def _sift_transformer(path: Path, threads: int | None = None) -> Classifier:
+    from model.transformer import OnnxClassifier  # onnxruntime is imported only when a model is loaded
 
-    return load(path)
+    return OnnxClassifier.from_pretrained(path, threads=threads)
 
 
-# Learnt classifiers by the ``kind`` written in their artifact's ``sift_model.json``.
-CLASSIFIER_KINDS: dict[str, Callable[[Path], Classifier]] = {"sift-transformer": _sift_transformer}
+# Learnt classifiers by the ``kind`` written in their artifact's ``sift_model.json``; the second
+# argument is how many threads the model may use (None: as many as there are cores, up to two).
+CLASSIFIER_KINDS: dict[str, Callable[[Path, int | None], Classifier]] = {"sift-transformer": _sift_transformer}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class ComponentStatus:
     detail: str
 
 
-def load_classifier(model_dir: Path | None) -> tuple[Classifier | None, ComponentStatus]:
+def load_classifier(model_dir: Path | None, threads: int | None = None) -> tuple[Classifier | None, ComponentStatus]:
     """Load the model in ``model_dir``; never raises, reports what went wrong instead."""
     if model_dir is None:
         return None, ComponentStatus(False, "no model directory is configured; answering from rules")
@@ -52,7 +53,7 @@ def load_classifier(model_dir: Path | None) -> tuple[Classifier | None, Componen
         known = ", ".join(sorted(CLASSIFIER_KINDS)) or "none"
         return None, ComponentStatus(False, f"model at {model_dir} has an unknown or missing kind ({exc}); known kinds: {known}")
     try:
-        classifier = factory(model_dir)
+        classifier = factory(model_dir, threads)
     except (ClassifierError, OSError, ValueError) as exc:
         logger.error("model at %s failed to load: %s", model_dir, exc)
         return None, ComponentStatus(False, f"model at {model_dir} failed to load: {exc}; answering from rules")
@@ -61,11 +62,11 @@ def load_classifier(model_dir: Path | None) -> tuple[Classifier | None, Componen
 
 def build_pipeline(*, rules_dir: Path = DEFAULT_RULES_DIR, staff_roster: Path | None = None, org_file: Path | None = None,
                    model_dir: Path | None = None, policy: DecisionPolicy | None = None,
-                   cache_size: int = 0) -> tuple[Pipeline, dict[str, ComponentStatus]]:
+                   cache_size: int = 0, threads: int | None = None) -> tuple[Pipeline, dict[str, ComponentStatus]]:
     """Rules (errors in rule files are raised: they are configuration to fix) plus the model; ``cache_size``
     texts' model scores are remembered (0: none)."""
     rules = RulesEngine.from_dir(rules_dir, staff_roster=staff_roster, org_file=org_file)
     roster_note = f"staff roster {staff_roster}" if staff_roster else "no staff roster configured (staff_named never fires)"
-    classifier, model_status = load_classifier(model_dir)
+    classifier, model_status = load_classifier(model_dir, threads)
     pipeline = Pipeline(rules, classifier, policy, missing_model_reason=model_status.detail, cache_size=cache_size)
     return pipeline, {"rules": ComponentStatus(True, f"rules from {rules_dir}; {roster_note}"), "model": model_status}
