@@ -19,7 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-_PIPELINE_ENV = ("SIFT_RULES_DIR", "SIFT_STAFF_ROSTER", "SIFT_ORG_FILE", "SIFT_MODEL_DIR", "SIFT_DATA_DIR", "SIFT_POLICY_FILE")
+_PIPELINE_ENV = ("SIFT_RULES_DIR", "SIFT_STAFF_ROSTER", "SIFT_ORG_FILE", "SIFT_MODEL_DIR", "SIFT_DATA_DIR", "SIFT_POLICY_FILE",
+                 "SIFT_MODEL_THREADS")
 
 
 @lru_cache(maxsize=4)
@@ -34,32 +35,47 @@ def _engine(config: tuple[tuple[str, str], ...]):  # type: ignore[no-untyped-def
 
     settings = Settings()
     pipeline, _ = build_pipeline(rules_dir=settings.rules_dir, staff_roster=settings.staff_roster, org_file=settings.org_file,
-                                 model_dir=settings.effective_model_dir)
+                                 model_dir=settings.effective_model_dir, threads=settings.model_threads or None)
     return pipeline, PolicyEngine(load_policy(settings.policy_file))
 
 
-def _read_rows(path: Path, start: int, stop: int) -> list[tuple[int, str]]:
+def _read_rows(path: Path, start: int, stop: int, offset: int) -> list[tuple[int, str]]:
+    """Rows (start, stop], numbered from 1. JSONL: seek to the chunk's byte ``offset``; Parquet: read only
+    the row groups that hold the chunk. Either way a chunk costs the same wherever it is in the file."""
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path).slice(start, stop - start).to_pylist()
+        parquet = pq.ParquetFile(path)
+        groups, first, seen = [], None, 0
+        for g in range(parquet.metadata.num_row_groups):
+            n = parquet.metadata.row_group(g).num_rows
+            if seen + n > start and seen < stop:
+                groups.append(g)
+                first = seen if first is None else first
+            seen += n
+        if not groups or first is None:
+            return []
+        table = pa.concat_tables([parquet.read_row_group(g) for g in groups]).slice(start - first, stop - start).to_pylist()
         return [(start + i + 1, json.dumps(row, default=str)) for i, row in enumerate(table)]
     out = []
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if number > stop:
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        for number in range(start + 1, stop + 1):
+            line = handle.readline()
+            if not line:
                 break
-            if number > start:
-                out.append((number, line))
+            out.append((number, line.decode("utf-8", errors="replace")))
     return out
 
 
-def classify_chunk(path: str, start: int, stop: int, part: str, config: tuple[tuple[str, str], ...]) -> int:
-    """Classify input lines (start, stop] and write them to ``part`` atomically; returns rows written."""
+def classify_chunk(path: str, start: int, stop: int, part: str, config: tuple[tuple[str, str], ...], offset: int = 0) -> int:
+    """Classify input lines (start, stop] (the first at byte ``offset``) and write them to ``part`` atomically;
+    returns rows written."""
     from cli.batchfile import _parse, _posted
 
     pipeline, policy = _engine(config)
-    rows = _read_rows(Path(path), start, stop)
+    rows = _read_rows(Path(path), start, stop, offset)
     parsed = [(n, *_parse(n, line)) for n, line in rows if line.strip()]
     good = [(n, item) for n, item, err in parsed if item is not None]
     results = dict(zip([n for n, _ in good], pipeline.classify_many([item["text"] for _, item in good]), strict=True)) if good else {}
@@ -77,13 +93,21 @@ def classify_chunk(path: str, start: int, stop: int, part: str, config: tuple[tu
     return len(parsed)
 
 
-def count_rows(path: Path) -> int:
+def scan(path: Path, chunk_size: int) -> tuple[int, list[int]]:
+    """Row count, and the byte offset where each chunk of ``chunk_size`` rows starts (JSONL; zeros for Parquet)."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        total = int(pq.ParquetFile(path).metadata.num_rows)
+        return total, [0] * ((total + chunk_size - 1) // chunk_size)
+    offsets, total, position = [], 0, 0
     with path.open("rb") as handle:
-        return sum(1 for _ in handle)
+        for line in handle:
+            if total % chunk_size == 0:
+                offsets.append(position)
+            position += len(line)
+            total += 1
+    return total, offsets
 
 
 def chunks(total: int, size: int) -> Iterator[tuple[int, int, int]]:
@@ -98,8 +122,11 @@ def run_batch(input_path: Path, output: Path, *, chunk_size: int = 1000, client:
 
     parts_dir = output.with_name(output.name + ".parts")
     parts_dir.mkdir(parents=True, exist_ok=True)
-    total = count_rows(input_path)
-    config = tuple((k, os.environ[k]) for k in _PIPELINE_ENV if k in os.environ)
+    total, offsets = scan(input_path, chunk_size)
+    environment = dict(os.environ)
+    if scheduler is None and client is None and not environment.get("SIFT_MODEL_THREADS"):
+        environment["SIFT_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))  # local workers share the cores
+    config = tuple((k, environment[k]) for k in _PIPELINE_ENV if k in environment)
     plan = list(chunks(total, chunk_size))
     todo = [(i, s, e) for i, s, e in plan if not (parts_dir / f"part-{i:06d}.jsonl").exists()]
     own_cluster = None
@@ -112,7 +139,7 @@ def run_batch(input_path: Path, output: Path, *, chunk_size: int = 1000, client:
             client = Client(own_cluster)
     try:
         futures = [client.submit(classify_chunk, str(input_path.resolve()), s, e, str(parts_dir / f"part-{i:06d}.jsonl"), config,
-                                 key=f"sift-chunk-{input_path.name}-{i}", retries=3, pure=False) for i, s, e in todo]
+                                 offsets[i], key=f"sift-chunk-{input_path.name}-{i}", retries=3, pure=False) for i, s, e in todo]
         with tqdm(total=total, initial=total - sum(e - s for _, s, e in todo), unit="rows", desc="classifying",
                   disable=not progress) as bar:
             for future in as_completed(futures):

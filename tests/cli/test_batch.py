@@ -95,3 +95,22 @@ def test_after_a_crash_the_same_command_resumes_without_redoing_rows(tmp_path: P
     assert f"({len(done_before)} already done)" in second.stdout
     assert all((parts / name).stat().st_mtime_ns == stamps[name] for name in done_before)  # not redone
     check_exactly_once(output, 3000)
+
+
+def test_chunks_are_read_from_where_they_start_in_jsonl_and_parquet(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cli.batch import _read_rows, scan
+
+    rows = [{"id": f"c{i}", "text": f"comment {i} ✓"} for i in range(23)]
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    parquet = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet, row_group_size=4)  # chunks straddle row groups
+    for path in (jsonl, parquet):
+        total, offsets = scan(path, 5)
+        assert total == 23 and len(offsets) == 5
+        got = [(n, json.loads(line)) for i, start in enumerate(range(0, 23, 5))
+               for n, line in _read_rows(path, start, min(23, start + 5), offsets[i])]
+        assert got == [(i + 1, rows[i]) for i in range(23)], path.suffix
