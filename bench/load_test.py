@@ -1,6 +1,9 @@
 """HTTP load test against a sift server on 127.0.0.1, at 1, 20 and 100 concurrent clients.
 
-    .venv/bin/python bench/load_test.py [--seconds 10] [--model var/models/current]
+    .venv/bin/python bench/load_test.py [--seconds 10] [--model var/models/current] [--profile]
+
+With ``--profile`` (needs ``pip install py-spy``) the server is sampled during the 20-client
+level and the busy time is split by stage (HTTP, validation, model, rules, policy, database...).
 
 Starts its own server (temporary data folder, the given model) on a free loopback port,
 sends only to 127.0.0.1, stops by itself, and prints p50, p99, throughput and errors for
@@ -61,7 +64,44 @@ async def level(url: str, texts: list[str], clients: int, seconds: float, max_re
             "p50": percentile(latencies, 50), "p99": percentile(latencies, 99)}
 
 
-async def run(url: str, texts: list[str], seconds: float, started: float, ready: list[float]) -> list[dict[str, float]]:
+# Stage of a sampled stack: the first of these found, reading from the innermost frame outwards.
+STAGES = [
+    ("model: ONNX Runtime", ("onnxruntime_inference_collection.py",)),
+    ("model: tokenise and pad", ("model/encoding.py",)),
+    ("rules", ("model/rules/",)),
+    ("normalise", ("model/normalize.py",)),
+    ("database write and commit", ("sqlalchemy/", "api/db/")),
+    ("policy and deadlines", ("model/policy/",)),
+    ("pipeline: merge, evidence, redact", ("model/pipeline.py",)),
+    ("response model and JSON", ("api/routes/classify.py", "fastapi/routing.py:serialize", "pydantic")),
+    ("request: validation, auth, deps", ("fastapi/dependencies/", "api/deps.py", "api/auth.py")),
+    ("metrics", ("prometheus_client/", "api/metrics.py")),
+    ("HTTP server and event loop", ("uvicorn/", "starlette/", "h11", "httptools", "asyncio/", "anyio/", "fastapi/")),
+]
+
+
+def summarise_profile(raw: Path, requests: int, rate: int) -> None:
+    """Busy samples per stage from py-spy's raw (collapsed) output."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        frames = stack.split(";")[::-1]
+        stage = next((name for frame in frames for name, keys in STAGES if any(k in frame for k in keys)), "other Python")
+        counts[stage] = counts.get(stage, 0) + int(n)
+        total += int(n)
+    if not total:
+        print("profile: no samples (is py-spy allowed to attach?)")
+        return
+    print(f"\nwhere the server's busy time goes at 20 clients (py-spy, {total} samples at {rate}/s, all threads):")
+    for stage, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {stage:36} {100 * n / total:5.1f}%   {n / rate * 1000 / max(requests, 1):6.2f} ms CPU a request")
+
+
+async def run(url: str, texts: list[str], seconds: float, started: float, ready: list[float],
+              profile: tuple[int, Path] | None = None) -> list[dict[str, float]]:
     import httpx
 
     async with httpx.AsyncClient(base_url=url) as client:
@@ -75,25 +115,41 @@ async def run(url: str, texts: list[str], seconds: float, started: float, ready:
             await asyncio.sleep(0.05)
         for t in texts[:100]:
             await client.post("/classify", json={"text": t})  # warm up
-    return [await level(url, texts, clients, seconds, 50_000) for clients in (1, 20, 100)]
+    rows = []
+    for clients in (1, 20, 100):
+        spy = None
+        if profile and clients == 20:
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(profile[0]), "--rate", "200", "--format", "raw",
+                                    "--duration", str(int(seconds)), "--nonblocking", "-o", str(profile[1])],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rows.append(await level(url, texts, clients, seconds, 50_000))
+        if spy:
+            spy.wait(timeout=seconds + 30)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--model", type=Path, default=REPO / "var" / "models" / "current")
+    parser.add_argument("--profile", action="store_true", help="sample the server with py-spy at 20 clients")
     args = parser.parse_args()
     texts = load_comments()
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SIFT_DATA_DIR": tmp, "SIFT_MODEL_DIR": str(args.model.resolve()), "SIFT_LOG_LEVEL": "WARNING",
-               "SIFT_MODEL_POLL_SECONDS": "0"}
+               "SIFT_MODEL_POLL_SECONDS": "0",
+               "SIFT_MODEL_CACHE": "0"}  # texts repeat after 2,197 requests: no cache, so every request is scored
         started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ready: list[float] = []
+        raw = REPO / "var" / "bench" / "profile-20-clients.txt"  # py-spy's collapsed stacks, kept for a flame graph
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        raw.unlink(missing_ok=True)
         try:
-            rows = asyncio.run(run(f"http://127.0.0.1:{port}", texts, args.seconds, started, ready))
+            rows = asyncio.run(run(f"http://127.0.0.1:{port}", texts, args.seconds, started, ready,
+                                   (server.pid, raw) if args.profile else None))
             peak = Path(f"/proc/{server.pid}/status").read_text().split("VmHWM:")[1].split()[0]
         finally:
             server.terminate()
@@ -106,6 +162,8 @@ def main() -> None:
     print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for r in rows:
         print(f"{r['clients']:>8} {r['requests']:>9} {r['errors']:>7} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
+        if args.profile and r["clients"] == 20 and raw.exists():
+            summarise_profile(raw, int(r["requests"]), 200)
 
 
 if __name__ == "__main__":

