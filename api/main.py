@@ -11,13 +11,13 @@ from fastapi import FastAPI
 
 from api import errors, metrics
 from api.batcher import MicroBatcher
-from api.writer import GroupWriter
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
 from api.limits import BodySizeLimit
 from api.reload import model_identity, watch
 from api.routes import classify, health, review_api, review_pages
 from api.settings import Settings, get_settings
+from api.writer import GroupWriter
 from model.labels import TARGETS
 from model.loader import ComponentStatus, build_pipeline
 from model.pipeline import DecisionPolicy

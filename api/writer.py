@@ -76,13 +76,13 @@ class GroupWriter:
                 logger.warning("group write of %d requests failed; writing them one by one", len(jobs))
                 for job in jobs:
                     try:
-                        result = await run_in_threadpool(self._write_group, [job])
+                        alone = await run_in_threadpool(self._write_group, [job])
                     except Exception as exc:  # noqa: BLE001 - this request alone gets the error
                         if not job.future.done():
                             job.future.set_exception(exc)
                     else:
                         if not job.future.done():
-                            job.future.set_result(result[0])
+                            job.future.set_result(alone[0])
                 continue
             if self._on_group:
                 self._on_group(len(jobs))

@@ -39,10 +39,10 @@ def tiny_config():  # type: ignore[no-untyped-def]
 
 def keep_layers(encoder: nn.Module, layers: list[int]) -> None:
     """Drop every transformer layer not in ``layers`` (a student: fewer layers, same width and vocabulary)."""
-    stack = encoder.encoder.layer  # type: ignore[union-attr]
+    stack: nn.ModuleList = encoder.encoder.layer  # type: ignore[union-attr,assignment]
     if layers[-1] >= len(stack):
         raise ValueError(f"layers {layers} asks for layer {layers[-1]}, but the base model has {len(stack)} (0-{len(stack) - 1})")
-    encoder.encoder.layer = nn.ModuleList([stack[i] for i in layers])  # type: ignore[union-attr]
+    encoder.encoder.layer = nn.ModuleList([stack[i] for i in layers])  # type: ignore[union-attr,index]
     encoder.config.num_hidden_layers = len(layers)  # type: ignore[union-attr]
 
 

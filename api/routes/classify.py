@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
-
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from model.rules.base import Hit, Pattern
 from model.rules.files import AbuseFile, TermSpec, load_yaml
+from model.rules.prefilter import PatternGate
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
 _LEET_L = str.maketrans({"1": "l", "|": "l"})
@@ -29,6 +30,14 @@ _SINGLE = re.compile(r"^[a-z0-9@$*#!|]$")
 # hate at a group alone is not, so only these categories suggest a negative tone.
 NEGATIVE_CATEGORIES = frozenset({"swear", "insult", "threat", "harm"})
 
+# What a token is, worked out once per distinct token (see AbuseRule._read): a break (a
+# mention, a link, punctuation alone) ends a run of spaced letters; a single letter joins
+# one; a word is looked up.
+_BREAK, _LETTER, _WORD = 0, 1, 2
+# Most words recur across comments, so each distinct token is read once; the memos are
+# emptied when they reach this many entries (a few MB).
+_MEMO_SIZE = 50_000
+
 
 @dataclass(frozen=True, slots=True)
 class _Term:
@@ -36,6 +45,23 @@ class _Term:
     category: str
     score: float
     match: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A term found in a token, and how it was disguised: the fields of its hit."""
+
+    rule: str
+    score: float
+    detail: str
+
+    @classmethod
+    def of(cls, term: _Term, how: str) -> _Found:
+        return cls(f"abuse.{term.category}", term.score, term.category + (f", {how}" if how else ""))
+
+
+# (kind, offset of the core in the token, core, what the core matched)
+_Token = tuple[int, int, str, _Found | None]
 
 
 class AbuseRule:
@@ -70,6 +96,10 @@ class AbuseRule:
         # Strongest and longest stems first, so "f***ing" reads as the f-word, not "fuk".
         self._prefix.sort(key=lambda t: (-t.score, -len(t.word)))
         self._infix.sort(key=lambda t: (-t.score, -len(t.word)))
+        # Word matching is a pure function of the token, so each distinct token is read once.
+        self._tokens: dict[str, _Token] = {}
+        self._spaced: dict[str, _Found | None] = {}
+        self._gate = PatternGate([p.regex for p in phrases])
 
     @classmethod
     def from_file(cls, path: Path) -> AbuseRule:
@@ -147,6 +177,55 @@ class AbuseRule:
                     return term, "stretched"
         return None
 
+    def _read(self, token: str) -> _Token:
+        """Classify one whitespace-separated token and match its core (memoised by ``_token``)."""
+        if token.startswith("@") and len(token) > 1 and token[1].isalnum():
+            return _BREAK, 0, "", None  # a mention of an account, not a word
+        if "://" in token or token.startswith("www."):
+            return _BREAK, 0, "", None
+        edge = _EDGE.search(token)
+        lead = 0
+        if edge and edge.start() == 0:
+            lead = edge.end()
+        core = _EDGE.sub("", token)
+        if not core:
+            return _BREAK, 0, "", None
+        offset = lead if token[:lead] and not token.startswith(core) else token.find(core)
+        if core.startswith("#") and len(core) > 1:
+            core = core.lstrip("#")
+            offset = token.find(core)
+        if _SINGLE.match(core):
+            return _LETTER, offset, core, None
+        found = self._match_word(core)
+        return _WORD, offset, core, _Found.of(*found) if found else None
+
+    def _token(self, token: str) -> _Token:
+        read = self._tokens.get(token)
+        if read is None:
+            if len(self._tokens) >= _MEMO_SIZE:
+                self._tokens.clear()
+            read = self._tokens[token] = self._read(token)
+        return read
+
+    def _match_spaced(self, joined: str) -> _Found | None:
+        """``y o u f u c k i n g ...``: the letters of a run of single characters, read as one word."""
+        if joined in self._spaced:
+            return self._spaced[joined]
+        found = self._match_word(joined)
+        term = found[0] if found else None
+        if term is None:
+            # Look inside the run for the strongest stems.
+            plain = joined.translate(_LEET)
+            for entry in self._infix + self._prefix:
+                if len(entry.word) >= 4 and entry.word in plain:
+                    term = entry
+                    break
+        result = _Found.of(term, "spaced letters") if term else None
+        if len(self._spaced) >= _MEMO_SIZE:
+            self._spaced.clear()
+        self._spaced[joined] = result
+        return result
+
     def find(self, text: str) -> list[Hit]:
         lowered = text.lower()
         hits: list[Hit] = []
@@ -154,61 +233,28 @@ class AbuseRule:
 
         def flush_singles() -> None:
             if len(singles) >= 3:
-                joined = "".join(s[2] for s in singles)
-                found = self._match_word(joined)
-                if found is None:
-                    # "y o u f u c k i n g ..." : look inside the run for the strongest stems.
-                    plain = joined.translate(_LEET)
-                    for entry in self._infix + self._prefix:
-                        if len(entry.word) >= 4 and entry.word in plain:
-                            found = (entry, "spaced")
-                            break
+                found = self._match_spaced("".join(s[2] for s in singles))
                 if found:
-                    term, _ = found
-                    hits.append(self._hit(term, singles[0][0], singles[-1][1], "spaced letters"))
+                    hits.append(Hit("abusive", found.rule, found.score, singles[0][0], singles[-1][1], detail=found.detail))
             singles.clear()
 
         for match in _TOKEN.finditer(lowered):
-            token = match.group()
-            start = match.start()
-            if token.startswith("@") and len(token) > 1 and token[1].isalnum():
-                flush_singles()
-                continue  # a mention of an account, not a word
-            if "://" in token or token.startswith("www."):
-                flush_singles()
-                continue
-            edge = _EDGE.search(token)
-            core = token
-            lead = 0
-            if edge and edge.start() == 0:
-                lead = edge.end()
-            stripped = _EDGE.sub("", token)
-            if stripped:
-                core = stripped
-                start += lead if token[:lead] and not token.startswith(stripped) else token.find(stripped)
-            else:
-                flush_singles()
-                continue
-            if core.startswith("#") and len(core) > 1:
-                core = core.lstrip("#")
-                start = match.start() + token.find(core)
-            if _SINGLE.match(core):
+            kind, offset, core, found = self._token(match.group())
+            if kind == _LETTER:
+                start = match.start() + offset
                 singles.append((start, start + len(core), core))
                 continue
-            flush_singles()
-            found = self._match_word(core)
+            if singles:
+                flush_singles()
             if found:
-                term, how = found
-                hits.append(self._hit(term, start, start + len(core), how))
+                start = match.start() + offset
+                hits.append(Hit("abusive", found.rule, found.score, start, start + len(core), detail=found.detail))
         flush_singles()
 
-        for pattern in self._phrases:
+        for pattern, possible in zip(self._phrases, self._gate.mask(lowered), strict=True):
+            if not possible:
+                continue
             for m in pattern.regex.finditer(lowered):
                 category = self._phrase_categories.get(pattern.name, "")
                 hits.append(Hit("abusive", f"abuse.{pattern.name}", pattern.score, m.start(), m.end(), detail=category))
         return hits
-
-    @staticmethod
-    def _hit(term: _Term, start: int, end: int, how: str) -> Hit:
-        detail = term.category + (f", {how}" if how else "")
-        return Hit("abusive", f"abuse.{term.category}", term.score, start, end, detail=detail)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from model.rules.base import Hit, Pattern
 from model.rules.files import CuesFile, load_yaml
+from model.rules.prefilter import PatternGate
 
 CUE_LABELS = ("query", "complaint", "compliment", "negative")
 
@@ -27,6 +28,12 @@ class CueRule:
         # Emoji and capitals matter for some cues, so these patterns see the original case.
         self._cues = {label: build(getattr(spec, label)) for label in CUE_LABELS}
         self._vetoes = {"query": build(spec.not_query), "compliment": build(spec.not_compliment)}
+        # One gate over every cue and veto: a pattern that cannot match is not searched for.
+        everything = [p for patterns in [*self._cues.values(), *self._vetoes.values()] for p in patterns]
+        self._gate = PatternGate([p.regex for p in everything])
+        slots = iter(range(len(everything)))
+        self._cue_slots = {label: [(p, next(slots)) for p in patterns] for label, patterns in self._cues.items()}
+        self._veto_slots = {label: [(p, next(slots)) for p in patterns] for label, patterns in self._vetoes.items()}
 
     @classmethod
     def from_file(cls, path: Path) -> CueRule:
@@ -34,17 +41,18 @@ class CueRule:
 
     def find(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
-        for label, patterns in self._cues.items():
+        possible = self._gate.mask(text)
+        for label, patterns in self._cue_slots.items():
             label_hits = []
-            for pattern in patterns:
-                m = pattern.regex.search(text)
+            for pattern, slot in patterns:
+                m = pattern.regex.search(text) if possible[slot] else None
                 if m:
                     label_hits.append(Hit(label, f"cues.{label}.{pattern.name}", pattern.score, m.start(), m.end(), detail="cue"))
             if not label_hits:
                 continue
             veto = 0.0
-            for pattern in self._vetoes.get(label, []):
-                m = pattern.regex.search(text)
+            for pattern, slot in self._veto_slots.get(label, []):
+                m = pattern.regex.search(text) if possible[slot] else None
                 if m:
                     veto = max(veto, pattern.score)
                     hits.append(Hit(label, f"cues.not_{label}.{pattern.name}", 0.0, m.start(), m.end(),

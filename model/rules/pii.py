@@ -22,6 +22,7 @@ from stdnum import luhn
 
 from model.rules.base import Hit, Pattern, Validator
 from model.rules.files import OrgFile, PiiFile, load_yaml
+from model.rules.prefilter import PatternGate
 
 # When two findings overlap, the more specific one wins (a card number is not a phone).
 _PRIORITY = {
@@ -40,6 +41,9 @@ _POSTCODE = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\D")
+_DIGIT = re.compile(r"\d")
+# A phone hit needs a match with at least this many digits, or one that starts with "+".
+_PHONE_DIGITS = 10
 
 
 def _luhn_ok(value: str) -> bool:
@@ -78,6 +82,9 @@ class PiiRule:
 
             raise RuleConfigError(f"{where}: person_context does not compile: {exc}") from exc
         self._region = spec.phone_region
+        self._scan = [*self._patterns, *self._references, *self._vulnerability]
+        # Most comments cannot match most patterns; the gate says which can (results unchanged).
+        self._gate = PatternGate([*(p.regex for p in self._scan), _POSTCODE])
         self._org_phones = {self._national(p) for p in org.phones}
         self._org_values = {_squash(v) for v in [*org.emails, *org.postcodes, *org.addresses]}
 
@@ -96,6 +103,9 @@ class PiiRule:
         return any(org and org in squashed for org in self._org_values)
 
     def _phones(self, text: str) -> list[Hit]:
+        # The matcher is slow; a hit needs ten digits or a "+", so skip texts with neither.
+        if "+" not in text and len(_DIGIT.findall(text)) < _PHONE_DIGITS:
+            return []
         hits = []
         for match in phonenumbers.PhoneNumberMatcher(text, self._region, leniency=Leniency.POSSIBLE):
             raw = match.raw_string
@@ -113,7 +123,10 @@ class PiiRule:
 
     def find(self, text: str) -> list[Hit]:
         found: list[Hit] = self._phones(text)
-        for pattern in [*self._patterns, *self._references, *self._vulnerability]:
+        *possible, postcode_possible = self._gate.mask(text)
+        for pattern, ok in zip(self._scan, possible, strict=True):
+            if not ok:
+                continue
             entity = pattern.name.split(".", 1)[0]
             validator = VALIDATORS.get(entity)
             for m in pattern.regex.finditer(text):
@@ -126,7 +139,7 @@ class PiiRule:
                     continue
                 found.append(Hit("pii", f"pii.{pattern.name.lower()}", pattern.score, m.start(), m.end(),
                                  detail=pattern.name.split(".", 1)[1].replace("_", " "), entity=entity))
-        for m in _POSTCODE.finditer(text):
+        for m in _POSTCODE.finditer(text) if postcode_possible else ():
             if self._is_org(m.group()):
                 continue
             context = text[max(0, m.start() - 60) : m.start()]

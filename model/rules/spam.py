@@ -8,6 +8,8 @@ from pathlib import Path
 
 from model.rules.base import Hit, Pattern
 from model.rules.files import OrgFile, SpamFile, load_yaml
+from model.rules.prefilter import PatternGate
+from model.rules.tlds import TldFinder
 
 _LEET = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
 _LEET_I = str.maketrans({"1": "i", "l": "i"})
@@ -23,7 +25,12 @@ def _extractors():  # type: ignore[no-untyped-def]
     import tldextract
     from urlextract import URLExtract
 
-    return URLExtract(cache_dns=False), tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    urls = URLExtract(cache_dns=False)
+    # Its TLD regex is the slow part; swap in a set-based finder when that provably gives
+    # the same matches (model/rules/tlds.py). URLExtract only ever calls its ``findall``.
+    if hasattr(urls, "_tlds_re"):
+        urls._tlds_re = TldFinder.replacing(urls._tlds_re)
+    return urls, tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 class SpamRule:
@@ -39,6 +46,7 @@ class SpamRule:
         self._own_domains = frozenset(d.lower() for d in org.domains)
         self._own_handles = tuple(h.lower() for h in org.handles)
         self._cheap_url = re.compile(r"https?://|www\.|\.[a-z]{2,}\b", re.IGNORECASE)
+        self._gate = PatternGate([p.regex for p in self._phrases])
 
     @classmethod
     def from_files(cls, spam_path: Path, org_path: Path) -> SpamRule:
@@ -76,7 +84,9 @@ class SpamRule:
     def find(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
         lowered = text.lower()
-        for pattern in self._phrases:
+        for pattern, possible in zip(self._phrases, self._gate.mask(lowered), strict=True):
+            if not possible:
+                continue
             for m in pattern.regex.finditer(lowered):
                 if any(handle in m.group() for handle in self._own_handles):
                     continue  # thanking or tagging the organisation itself
