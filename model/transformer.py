@@ -86,7 +86,7 @@ class OnnxClassifier:
         meta = read_meta(model_dir)
         path = model_dir / (onnx_file or meta.get("onnx_file", "model.int8.onnx"))
         if not path.is_file():
-            raise ClassifierError(f"{path} is missing; export the model (`sift models export`)")
+            raise ClassifierError(f"{path} is missing; train the model again (`sift train`)")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1

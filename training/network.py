@@ -92,12 +92,22 @@ def load(model_dir: Path) -> EncoderClassifier:
 
 
 def export_onnx(network: EncoderClassifier, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``model.onnx`` (fp32) and ``model.int8.onnx`` (dynamic int8 quantisation)."""
+    """Write ``model.onnx`` (fp32) and ``model.int8.onnx``: ONNX Runtime's transformer fusions (attention,
+    skip-layer-norm, bias-GELU) and then dynamic int8 quantisation. Returns the two paths; which fusions
+    were made is in ``fusions.json``."""
     import warnings
 
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     network.eval()
+    # The eager attention exports as the MatMul/Softmax pattern ONNX Runtime knows how to fuse
+    # (PyTorch's SDPA kernel does not), which saves about a sixth of one comment's time.
+    encoder = network.encoder
+    if hasattr(encoder, "set_attn_implementation"):
+        encoder.set_attn_implementation("eager")
+    else:
+        encoder.config._attn_implementation = "eager"  # type: ignore[union-attr]
     ids = torch.ones((2, 12), dtype=torch.long)
     mask = torch.ones((2, 12), dtype=torch.long)
     fp32 = out_dir / "model.onnx"
@@ -106,6 +116,30 @@ def export_onnx(network: EncoderClassifier, out_dir: Path) -> tuple[Path, Path]:
         torch.onnx.export(network, (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"], output_names=["logits"],
                           dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                                         "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    fused = _fuse(fp32, encoder.config, out_dir)  # type: ignore[arg-type]
     int8 = out_dir / "model.int8.onnx"
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fused ops have no shape inference
+    if fused != fp32:
+        fused.unlink()
     return fp32, int8
+
+
+def _fuse(fp32: Path, config, out_dir: Path) -> Path:  # type: ignore[no-untyped-def]
+    """ONNX Runtime's BERT fusions on the fp32 graph (a library step, not ours); the plain graph if they fail."""
+    import logging
+
+    from onnxruntime.transformers import optimizer
+
+    try:
+        model = optimizer.optimize_model(str(fp32), model_type="bert", num_heads=config.num_attention_heads,
+                                         hidden_size=config.hidden_size, opt_level=1)
+    except Exception as exc:  # noqa: BLE001 - a missed fusion costs speed, never correctness
+        logging.getLogger(__name__).warning("transformer fusions failed (%s); quantising the plain graph", exc)
+        (out_dir / "fusions.json").write_text(json.dumps({"error": str(exc)}), encoding="utf-8")
+        return fp32
+    stats = {k: v for k, v in model.get_fused_operator_statistics().items() if v}
+    (out_dir / "fusions.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
+    fused = out_dir / "model.fused.onnx"
+    model.save_model_to_file(str(fused))
+    return fused

@@ -174,3 +174,9 @@ def test_a_student_asking_for_layers_the_base_lacks_is_refused(tiny_config: Trai
         Trainer(tiny_config.model_copy(update={"layers": [0, 5]}), progress=False).train(tmp_path)
     with pytest.raises(ValueError, match="increasing order"):
         TrainingConfig(layers=[2, 0])
+
+
+def test_the_served_graph_has_onnx_runtimes_transformer_fusions(tiny_model: Path) -> None:
+    fusions = json.loads((tiny_model / "fusions.json").read_text())
+    assert fusions.get("Attention") == 2 and fusions.get("SkipLayerNormalization", 0) >= 2, fusions  # two layers
+    assert not (tiny_model / "model.fused.onnx").exists()  # only the int8 graph is shipped
