@@ -105,7 +105,7 @@ def export_onnx(network: EncoderClassifier, out_dir: Path) -> tuple[Path, Path]:
     # (PyTorch's SDPA kernel does not), which saves about a sixth of one comment's time.
     encoder = network.encoder
     if hasattr(encoder, "set_attn_implementation"):
-        encoder.set_attn_implementation("eager")
+        encoder.set_attn_implementation("eager")  # type: ignore[operator]
     else:
         encoder.config._attn_implementation = "eager"  # type: ignore[union-attr]
     ids = torch.ones((2, 12), dtype=torch.long)
