@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,9 @@ from model.pipeline import Pipeline
 from model.policy.engine import PolicyEngine
 
 
-def get_app_settings(request: Request) -> Settings:
+# The trivial dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in the thread
+# pool, a hop per dependency per request for nothing.
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
@@ -33,14 +36,14 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_pipeline(request: Request) -> Pipeline:
+async def get_pipeline(request: Request) -> Pipeline:
     return request.app.state.pipeline  # type: ignore[no-any-return]
 
 
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 
 
-def get_policy(request: Request) -> PolicyEngine:
+async def get_policy(request: Request) -> PolicyEngine:
     return request.app.state.policy  # type: ignore[no-any-return]
 
 
@@ -51,9 +54,9 @@ _bearer = HTTPBearer(auto_error=False, description="the same key as a bearer tok
 
 
 def _require_scope(scope: str):  # type: ignore[no-untyped-def]
-    def check(settings: SettingsDep, session: SessionDep,
-              header_key: Annotated[str | None, Security(_api_key_header)] = None,
-              bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> ApiKey | None:
+    async def check(request: Request, settings: SettingsDep,
+                    header_key: Annotated[str | None, Security(_api_key_header)] = None,
+                    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> ApiKey | None:
         plain = header_key or (bearer.credentials if bearer else None)
         if plain is None:
             if not settings.api_key_required:
@@ -61,7 +64,7 @@ def _require_scope(scope: str):  # type: ignore[no-untyped-def]
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required: send it as X-API-Key "
                                 "or Authorization: Bearer (create one with `sift keys create`)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        key = find_api_key(session, plain)
+        key = await run_in_threadpool(_lookup_key, request.app.state.session_factory, plain)  # the database, off the loop
         if key is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked",
                                 headers={"WWW-Authenticate": "Bearer"})
@@ -70,6 +73,11 @@ def _require_scope(scope: str):  # type: ignore[no-untyped-def]
         return key
 
     return check
+
+
+def _lookup_key(session_factory, plain: str) -> ApiKey | None:  # type: ignore[no-untyped-def]
+    with session_factory() as session:
+        return find_api_key(session, plain)
 
 
 ClassifyCallerDep = Annotated[ApiKey | None, Depends(_require_scope("classify"))]

@@ -7,11 +7,11 @@ With several worker processes, set PROMETHEUS_MULTIPROC_DIR so the workers' coun
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.result import Classification
 
@@ -47,17 +47,37 @@ class Metrics:
                 self.fallbacks.inc()
 
 
+class RequestTiming:
+    """Pure ASGI middleware timing each HTTP request by method, route template and status (a
+    ``BaseHTTPMiddleware`` would add a task group and two streams to every request)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(scope["method"], path, str(status)).observe(time.perf_counter() - start)
+
+
 def install(app: FastAPI, metrics: Metrics) -> None:
     app.state.metrics = metrics
-
-    @app.middleware("http")
-    async def timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.latency.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(RequestTiming, metrics=metrics)
 
 
 router = APIRouter(tags=["health"])
