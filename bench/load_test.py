@@ -27,6 +27,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import REPO, load_comments, machine, percentile  # noqa: E402
 
 
+def _workers(pid: int) -> list[int]:
+    """The serving processes: uvicorn's worker children when there are several, else the process itself."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    workers = [c for c in children if "multiprocessing" not in Path(f"/proc/{c}/cmdline").read_text()
+               or "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+    return workers or [pid]
+
+
+def _peak_rss_kb(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmHWM:")[1].split()[0])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -34,14 +47,18 @@ def _free_port() -> int:
 
 
 async def level(url: str, texts: list[str], clients: int, seconds: float, max_requests: int) -> dict[str, float]:
-    import httpx
+    """``clients`` concurrent clients, each sending its next comment when the last is answered, for ``seconds``.
+
+    The client is aiohttp: httpx's connection pool itself slowed to about 80 requests/s at 100
+    connections on these two cores, which measured the client rather than the server."""
+    import aiohttp
 
     latencies: list[float] = []
     errors = 0
     sent = 0
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(base_url=url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
         async def one_client(offset: int) -> None:
             nonlocal errors, sent
             i = offset
@@ -49,10 +66,11 @@ async def level(url: str, texts: list[str], clients: int, seconds: float, max_re
                 sent += 1
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post("/classify", json={"text": texts[i % len(texts)]})
-                    if r.status_code != 200:
-                        errors += 1
-                except httpx.HTTPError:
+                    async with client.post("/classify", json={"text": texts[i % len(texts)]}) as response:
+                        await response.read()
+                        if response.status != 200:
+                            errors += 1
+                except (aiohttp.ClientError, TimeoutError):
                     errors += 1
                 latencies.append((time.perf_counter() - t0) * 1000)
                 i += clients
@@ -101,7 +119,7 @@ def summarise_profile(raw: Path, requests: int, rate: int) -> None:
 
 
 async def run(url: str, texts: list[str], seconds: float, started: float, ready: list[float],
-              profile: tuple[int, Path] | None = None) -> list[dict[str, float]]:
+              profile: tuple[int, Path, str] | None = None) -> list[dict[str, float]]:
     import httpx
 
     async with httpx.AsyncClient(base_url=url) as client:
@@ -119,7 +137,8 @@ async def run(url: str, texts: list[str], seconds: float, started: float, ready:
     for clients in (1, 20, 100):
         spy = None
         if profile and clients == 20:
-            spy = subprocess.Popen(["py-spy", "record", "--pid", str(profile[0]), "--rate", "200", "--format", "raw",
+            spy = subprocess.Popen([profile[2], "record", "--pid", str(profile[0]), "--subprocesses", "--rate", "200",
+                                    "--format", "raw",
                                     "--duration", str(int(seconds)), "--nonblocking", "-o", str(profile[1])],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rows.append(await level(url, texts, clients, seconds, 50_000))
@@ -132,16 +151,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--model", type=Path, default=REPO / "var" / "models" / "current")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (sift serve --workers)")
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy at 20 clients")
     args = parser.parse_args()
     texts = load_comments()
     port = _free_port()
+    spy = None
+    if args.profile:
+        import shutil
+
+        spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+        if spy is None:
+            raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SIFT_DATA_DIR": tmp, "SIFT_MODEL_DIR": str(args.model.resolve()), "SIFT_LOG_LEVEL": "WARNING",
                "SIFT_MODEL_POLL_SECONDS": "0",
                "SIFT_MODEL_CACHE": "0"}  # texts repeat after 2,197 requests: no cache, so every request is scored
         started = time.perf_counter()
-        server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
+                                   "--workers", str(args.workers)],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ready: list[float] = []
         raw = REPO / "var" / "bench" / "profile-20-clients.txt"  # py-spy's collapsed stacks, kept for a flame graph
@@ -149,16 +177,16 @@ def main() -> None:
         raw.unlink(missing_ok=True)
         try:
             rows = asyncio.run(run(f"http://127.0.0.1:{port}", texts, args.seconds, started, ready,
-                                   (server.pid, raw) if args.profile else None))
-            peak = Path(f"/proc/{server.pid}/status").read_text().split("VmHWM:")[1].split()[0]
+                                   (server.pid, raw, spy) if spy else None))
+            peak = max(_peak_rss_kb(pid) for pid in _workers(server.pid))
         finally:
             server.terminate()
             server.wait(timeout=30)
     print(f"machine: {machine()}")
-    print(f"server: one uvicorn worker, model {args.model.resolve().name}, SQLite in a temporary folder; "
+    print(f"server: {args.workers} uvicorn worker(s), model {args.model.resolve().name}, SQLite in a temporary folder; "
           f"{args.seconds:.0f} s a level, one comment per request")
     print(f"start-up to ready: {ready[0]:.2f} s (process start, imports, migrations, rules, model); "
-          f"peak RSS of the worker: {int(peak) / 1024:.0f} MB")
+          f"peak RSS of a worker: {peak / 1024:.0f} MB")
     print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for r in rows:
         print(f"{r['clients']:>8} {r['requests']:>9} {r['errors']:>7} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
