@@ -113,9 +113,11 @@ def summarise_profile(raw: Path, requests: int, rate: int) -> None:
     if not total:
         print("profile: no samples (is py-spy allowed to attach?)")
         return
-    print(f"\nwhere the server's busy time goes at 20 clients (py-spy, {total} samples at {rate}/s, all threads):")
+    print(f"\nwhere the server's threads spend their busy time at 20 clients (py-spy, {total} samples at {rate}/s; "
+          "a thread waiting for the GIL counts as busy where it waits, so Python stages include their queueing "
+          "for the GIL; ONNX Runtime's threads run without it):")
     for stage, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        print(f"  {stage:36} {100 * n / total:5.1f}%   {n / rate * 1000 / max(requests, 1):6.2f} ms CPU a request")
+        print(f"  {stage:36} {100 * n / total:5.1f}%   {n / rate * 1000 / max(requests, 1):6.2f} ms of thread time a request")
 
 
 async def run(url: str, texts: list[str], seconds: float, started: float, ready: list[float],
