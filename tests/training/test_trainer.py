@@ -180,3 +180,12 @@ def test_the_served_graph_has_onnx_runtimes_transformer_fusions(tiny_model: Path
     fusions = json.loads((tiny_model / "fusions.json").read_text())
     assert fusions.get("Attention") == 2 and fusions.get("SkipLayerNormalization", 0) >= 2, fusions  # two layers
     assert not (tiny_model / "model.fused.onnx").exists()  # only the int8 graph is shipped
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "training" / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_training_config_is_valid(path: Path) -> None:
+    from training.config import load_config
+
+    config = load_config(path)
+    if config.layers is not None:
+        assert config.teacher is not None and max(config.layers) < 6  # a student of the six-layer default
