@@ -176,7 +176,8 @@ def main() -> None:
         ready: list[float] = []
         raw = REPO / "var" / "bench" / "profile-20-clients.txt"  # py-spy's collapsed stacks, kept for a flame graph
         raw.parent.mkdir(parents=True, exist_ok=True)
-        raw.unlink(missing_ok=True)
+        if spy:
+            raw.unlink(missing_ok=True)
         try:
             rows = asyncio.run(run(f"http://127.0.0.1:{port}", texts, args.seconds, started, ready,
                                    (server.pid, raw, spy) if spy else None))
