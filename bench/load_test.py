@@ -98,22 +98,31 @@ STAGES = [
 ]
 
 
+# Innermost frames that mean "waiting", which py-spy does not always recognise as idle: a worker thread
+# parked on its queue, and uvloop's event loop (C code under Runner.run) waiting for sockets.
+IDLE = ("Condition.wait (threading.py", "Runner.run (asyncio/runners.py", "Event.wait (threading.py")
+
+
 def summarise_profile(raw: Path, requests: int, rate: int) -> None:
     """Busy samples per stage from py-spy's raw (collapsed) output."""
     counts: dict[str, int] = {}
-    total = 0
+    total = idle = 0
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if not stack or not n.isdigit():
             continue
         frames = stack.split(";")[::-1]
+        if frames[0].startswith(IDLE):
+            idle += int(n)
+            continue
         stage = next((name for frame in frames for name, keys in STAGES if any(k in frame for k in keys)), "other Python")
         counts[stage] = counts.get(stage, 0) + int(n)
         total += int(n)
     if not total:
         print("profile: no samples (is py-spy allowed to attach?)")
         return
-    print(f"\nwhere the server's threads spend their busy time at 20 clients (py-spy, {total} samples at {rate}/s; "
+    print(f"\nwhere the server's threads spend their busy time at 20 clients (py-spy, {total} busy samples at {rate}/s, "
+          f"{idle} idle ones left out; "
           "a thread waiting for the GIL counts as busy where it waits, so Python stages include their queueing "
           "for the GIL; ONNX Runtime's threads run without it):")
     for stage, n in sorted(counts.items(), key=lambda kv: -kv[1]):
