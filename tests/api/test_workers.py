@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.db.migrate import upgrade
 from api.db.models import ClassificationRecord
 from api.db.repository import create_api_key
+from tests.serving import wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
@@ -42,12 +42,7 @@ def test_two_workers_write_to_postgresql_at_once_and_lose_nothing(postgres_url: 
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(base, tries=300)
         texts = [f"those clowns broke the lift again, report {i}" for i in range(200)]
 
         def post(text: str) -> str:

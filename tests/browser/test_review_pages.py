@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from api.auth import create_user
 from api.db.models import AuditEntry, ClassificationRecord
 from api.main import create_app
 from tests.api.conftest import make_settings
+from tests.serving import wait_until_healthy
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -47,12 +47,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_until_healthy(base)
     with app.state.session_factory() as session:
         create_user(session, "maria", "correct horse battery")
     for text, channel in [("those clowns again", "twitter"), ("absolute muppets the lot of them", "facebook"),
