@@ -2,12 +2,14 @@
 
 A comment longer than the model's window keeps its first and last tokens (the
 greeting and the sting are both there); the rules still read all of it. The same
-encoder is used in training and in serving so the two cannot disagree.
+encoder, with the same text preparation (``model.normalize.text_form``: mentions,
+links, hashtags and emoji folded into words), is used in training and in serving so
+the two cannot disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +22,14 @@ class HeadTailEncoder:
     >>> ids, mask = enc(["hello there"])  # doctest: +SKIP
     """
 
-    def __init__(self, tokenizer, max_length: int, head_share: float = 0.5):  # type: ignore[no-untyped-def]
+    def __init__(self, tokenizer, max_length: int, head_share: float = 0.5,  # type: ignore[no-untyped-def]
+                 prepare: Callable[[str], str] | None = None):
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8 tokens, got {max_length}")
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.head_share = head_share
+        self.prepare = prepare
         vocab = tokenizer.get_vocab()
         self.cls_id = vocab["[CLS]"]
         self.sep_id = vocab["[SEP]"]
@@ -34,10 +38,13 @@ class HeadTailEncoder:
         tokenizer.no_padding()
 
     @classmethod
-    def from_file(cls, path: Path, max_length: int) -> HeadTailEncoder:
+    def from_file(cls, path: Path, max_length: int, text_normalization: str = "none") -> HeadTailEncoder:
+        """``text_normalization`` is the artifact's (``model.normalize.TEXT_FORMS``); unknown names are refused."""
         from tokenizers import Tokenizer
 
-        return cls(Tokenizer.from_file(str(path)), max_length)
+        from model.normalize import text_form
+
+        return cls(Tokenizer.from_file(str(path)), max_length, prepare=text_form(text_normalization))
 
     def ids(self, text: str) -> list[int]:
         return self.encode([text])[0]
@@ -47,7 +54,8 @@ class HeadTailEncoder:
         room = self.max_length - 2
         head = int(room * self.head_share)
         out = []
-        for enc in self.tokenizer.encode_batch(list(texts), add_special_tokens=False):
+        prepared = [self.prepare(t) for t in texts] if self.prepare else list(texts)
+        for enc in self.tokenizer.encode_batch(prepared, add_special_tokens=False):
             body = enc.ids
             if len(body) > room:
                 body = body[:head] + body[len(body) - (room - head):]

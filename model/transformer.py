@@ -76,6 +76,7 @@ class OnnxClassifier:
         self.temperatures = np.ones(0)
         self.encoder: HeadTailEncoder | None = None
         self.meta: dict[str, Any] = {}
+        self.languages: tuple[str, ...] = ()  # ISO 639-1 codes it was trained for (empty: not recorded)
         self.bucket_size = 32
         self.pad_budget = 0.25
 
@@ -102,7 +103,12 @@ class OnnxClassifier:
         self.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
         self.review_bands = {k: (float(v[0]), float(v[1])) for k, v in meta["review_bands"].items()}
         self.temperatures = np.array([float(meta["temperatures"][label]) for label in self.labels], dtype=np.float32)
-        self.encoder = HeadTailEncoder.from_file(model_dir / "tokenizer.json", int(meta["max_length"]))
+        try:
+            self.encoder = HeadTailEncoder.from_file(model_dir / "tokenizer.json", int(meta["max_length"]),
+                                                     str(meta.get("text_normalization", "none")))
+        except ValueError as exc:
+            raise ClassifierError(f"{model_dir / META_FILE}: {exc}") from exc
+        self.languages = tuple(meta.get("languages", ()))
         return self
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
