@@ -42,7 +42,7 @@ def reload_if_changed(app: FastAPI) -> bool:
         app.state.model_identity = identity
         return False
     app.state.pipeline = Pipeline(old.rules, classifier, old.policy, missing_model_reason=status.detail,
-                                  cache_size=old.cache_size)  # a new model starts with an empty cache
+                                  cache_size=old.cache_size, languages=old.languages)  # a new model: an empty cache
     app.state.components["model"] = status
     app.state.model_identity = identity
     app.state.model_expected = identity is not None

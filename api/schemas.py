@@ -81,6 +81,9 @@ class ClassificationPublic(BaseModel):
     source: Literal["model", "rules"]
     model_version: str | None
     fallback_reason: str | None = Field(None, description="why the rules answered instead of the model")
+    language: str | None = Field(None, description="ISO 639-1 code of the comment's language, when the text is long and "
+                                                   "clear enough to tell; a language the model was not trained for goes "
+                                                   "to review")
     evidence: list[EvidencePublic]
     redacted_text: str
     steps: list[str]

@@ -62,11 +62,15 @@ def load_classifier(model_dir: Path | None, threads: int | None = None) -> tuple
 
 def build_pipeline(*, rules_dir: Path = DEFAULT_RULES_DIR, staff_roster: Path | None = None, org_file: Path | None = None,
                    model_dir: Path | None = None, policy: DecisionPolicy | None = None,
-                   cache_size: int = 0, threads: int | None = None) -> tuple[Pipeline, dict[str, ComponentStatus]]:
+                   cache_size: int = 0, threads: int | None = None,
+                   detect_language: bool = True) -> tuple[Pipeline, dict[str, ComponentStatus]]:
     """Rules (errors in rule files are raised: they are configuration to fix) plus the model; ``cache_size``
-    texts' model scores are remembered (0: none)."""
+    texts' model scores are remembered (0: none). Each comment's language is detected (``model.language``)."""
+    from model.language import LanguageDetector
+
     rules = RulesEngine.from_dir(rules_dir, staff_roster=staff_roster, org_file=org_file)
     roster_note = f"staff roster {staff_roster}" if staff_roster else "no staff roster configured (staff_named never fires)"
     classifier, model_status = load_classifier(model_dir, threads)
-    pipeline = Pipeline(rules, classifier, policy, missing_model_reason=model_status.detail, cache_size=cache_size)
+    pipeline = Pipeline(rules, classifier, policy, missing_model_reason=model_status.detail, cache_size=cache_size,
+                        languages=LanguageDetector() if detect_language else None)
     return pipeline, {"rules": ComponentStatus(True, f"rules from {rules_dir}; {roster_note}"), "model": model_status}

@@ -1,7 +1,8 @@
 """The classification pipeline, read top to bottom.
 
-validate -> normalise -> learnt model (if one is loaded) -> rules -> merge
-(high-precision rule hits always count) -> thresholds -> review decision -> redaction.
+validate -> normalise -> language -> learnt model (if one is loaded and the language is one it
+was trained for) -> rules -> merge (high-precision rule hits always count) -> thresholds ->
+review decision -> redaction.
 
 Every step that ran is listed in the result's ``steps``; a fallback to the rules says
 why in ``fallback_reason`` and in the log (without the comment's text).
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from model.classifier import Classifier
 from model.labels import FLAGS, LABELS, TARGETS
+from model.language import Language, LanguageDetector
 from model.normalize import NormalizedText, normalize
 from model.result import Classification, Evidence
 from model.rules.base import Hit
@@ -62,8 +64,11 @@ class Pipeline:
     """
 
     def __init__(self, rules: RulesEngine, classifier: Classifier | None = None, policy: DecisionPolicy | None = None,
-                 *, missing_model_reason: str = "no learnt model is loaded", cache_size: int = 0):
+                 *, missing_model_reason: str = "no learnt model is loaded", cache_size: int = 0,
+                 languages: LanguageDetector | None = None):
         self.rules = rules
+        # Detects each comment's language; the model labels only those in the languages it was trained for.
+        self.languages = languages
         self.classifier = classifier
         self.policy = policy or DecisionPolicy()
         self.missing_model_reason = missing_model_reason
@@ -82,13 +87,36 @@ class Pipeline:
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         normalized = [normalize(self._validate(t)) for t in texts]
-        model_scores, fallback = self._run_model(normalized)
+        detected = [self.languages.detect(n.text) for n in normalized] if self.languages else [None] * len(normalized)
+        foreign = [self._foreign(lang) for lang in detected]
+        model_rows = [i for i, why in enumerate(foreign) if why is None]
+        model_scores, fallback = self._run_model([normalized[i] for i in model_rows])
+        by_row = dict(zip(model_rows, model_scores, strict=True)) if model_scores is not None else {}
         results = []
         for index, norm in enumerate(normalized):
             rules_out = self.rules.analyze(norm.text)
-            scores = model_scores[index] if model_scores is not None else None
-            results.append(self._decide(norm, rules_out, scores, fallback))
+            lang = detected[index]
+            why_rules = foreign[index] if foreign[index] and self.classifier is not None else fallback
+            result = self._decide(norm, rules_out, by_row.get(index), why_rules)
+            if lang is not None:
+                result.language = lang.code if lang.reliable else None
+                result.steps.insert(1, "language")
+            if foreign[index]:
+                result.needs_review = True
+                result.review_reasons.insert(0, foreign[index])  # type: ignore[arg-type]
+            results.append(result)
         return results
+
+    def _foreign(self, lang: Language | None) -> str | None:
+        """Why the model (and the English word lists of the rules) must not label a comment in this
+        language; None when they may."""
+        trained = tuple(getattr(self.classifier, "languages", ()) or ()) or ("en",)
+        if lang is None or not lang.reliable or lang.code in trained:
+            return None
+        reads = f"language: the comment reads as {lang.code!r} (p={lang.score:.2f})"
+        if self.classifier is None:
+            return f"{reads}; the rules' word lists are English, so a moderator should read it"
+        return f"{reads} and model {self.classifier.version} was trained on {', '.join(trained)} only; answering from rules"
 
     # -- steps ---------------------------------------------------------------
     @staticmethod
@@ -104,6 +132,8 @@ class Pipeline:
     def _run_model(self, normalized: list[NormalizedText]) -> tuple[list[dict[str, float]] | None, str | None]:
         if self.classifier is None:
             return None, self.missing_model_reason
+        if not normalized:
+            return [], None
         texts = [n.text for n in normalized]
         known: dict[str, dict[str, float]] = {}
         if self.cache_size:

@@ -46,6 +46,7 @@ class Classification:
     redacted_text: str
     fallback_reason: str | None = None
     steps: list[str] = field(default_factory=list)
+    language: str | None = None  # ISO 639-1 code, when the text is long and clear enough to tell
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
