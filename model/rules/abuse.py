@@ -26,6 +26,23 @@ _RUN3 = re.compile(r"(.)\1{2,}")
 _RUNS = re.compile(r"(.)\1+")
 _SINGLE = re.compile(r"^[a-z0-9@$*#!|]$")
 
+# Counter-speech: someone reporting abuse they or others received ("he called my son a p*ki", "they
+# shouted 'go back to your own country' at us"). Words quoted or reported like this are not the
+# writer's own abuse: the hit is kept as evidence, with a score below the rules' hard line, so the
+# model (or a moderator) decides. Both patterns are linear: no nested repetition.
+_REPORTED_BY = re.compile(
+    r"\b(?:call(?:s|ed|ing)|shout(?:s|ed|ing)?(?: at)?|scream(?:s|ed|ing)?(?: at)?|yell(?:s|ed|ing)?(?: at)?|"
+    r"told|tell(?:s|ing)|sa(?:id|ys|ying)|wr(?:ote|itten|iting)|spray(?:ed)?|graffiti|daubed|chant(?:s|ed|ing)?|"
+    r"abus(?:ed|ing)|referred to)\b")
+_REPORT_WINDOW = 45  # characters after the reporting verb that it covers
+_QUOTED = re.compile(r"\"[^\"\n]{1,200}\"|(?<!\w)'[^'\n]{1,200}'(?!\w)")
+REPORTED_SCORE = 0.4
+# Negated insults and hate ("they aren't scum", "nobody is vermin"): the same treatment. Swearing is
+# never negated away ("not f***ing fixed" is still swearing).
+_NEGATION = re.compile(r"\b(?:not|never|no|aren't|arent|isn't|isnt|wasn't|weren't|ain't|nobody is|no one is|nobody's)\s+"
+                       r"(?:a\s+|an\s+|all\s+|just\s+)?$")
+_NEGATABLE = ("insult", "hate")
+
 # Categories aimed at someone: abuse of the organisation is also `negative` (the guide),
 # hate at a group alone is not, so only these categories suggest a negative tone.
 NEGATIVE_CATEGORIES = frozenset({"swear", "insult", "threat", "harm"})
@@ -257,4 +274,22 @@ class AbuseRule:
             for m in pattern.regex.finditer(lowered):
                 category = self._phrase_categories.get(pattern.name, "")
                 hits.append(Hit("abusive", f"abuse.{pattern.name}", pattern.score, m.start(), m.end(), detail=category))
-        return hits
+        return self._reported(lowered, hits) if hits else hits
+
+    @staticmethod
+    def _reported(lowered: str, hits: list[Hit]) -> list[Hit]:
+        """Lower the score of hits inside quotes or just after a reporting verb ("called me a ...")."""
+        spans = [(m.start(), m.end()) for m in _QUOTED.finditer(lowered)]
+        spans += [(m.end(), m.end() + _REPORT_WINDOW) for m in _REPORTED_BY.finditer(lowered)]
+        out = []
+        for hit in hits:
+            why = ""
+            if hit.score > REPORTED_SCORE:
+                if any(start <= hit.start and hit.end <= end + 15 for start, end in spans):
+                    why = "quoted or reported speech"
+                elif hit.detail.startswith(_NEGATABLE) and _NEGATION.search(lowered[max(0, hit.start - 20):hit.start]):
+                    why = "negated"
+            if why:
+                hit = Hit(hit.target, hit.rule, REPORTED_SCORE, hit.start, hit.end, detail=f"{hit.detail}; {why}" if hit.detail else why)
+            out.append(hit)
+        return out
