@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from model.rules.files import DEFAULT_RULES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The release model shipped in the repository (training/configs/release.yaml): served when the data
+# team has promoted none of its own.
+RELEASE_MODEL_DIR = REPO_ROOT / "data" / "release"
 
 
 def is_loopback(host: str) -> bool:
@@ -41,7 +44,8 @@ class Settings(BaseSettings):
     org_file: Path | None = None
     staff_roster: Path | None = REPO_ROOT / "data" / "staff_roster.txt"
     policy_file: Path = Field(REPO_ROOT / "data" / "policy.yaml", description="the guide as policy (YAML)")
-    model_dir: Path | None = Field(None, description="the learnt model to serve; empty means data_dir/models/current")
+    model_dir: Path | None = Field(None, description="the learnt model to serve; empty means data_dir/models/current "
+                                                     "when the data team has promoted one, else the shipped release")
     review_band_low: float = Field(0.35, ge=0.0, le=1.0)
     review_band_high: float = Field(0.65, ge=0.0, le=1.0)
     review_bands: dict[str, tuple[float, float]] = Field(
@@ -95,7 +99,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_model_dir(self) -> Path:
-        return self.model_dir or self.data_dir / "models" / "current"
+        """The model to serve: the configured one; else the data team's promoted model; else the shipped release."""
+        if self.model_dir is not None:
+            return self.model_dir
+        promoted = self.data_dir / "models" / "current"
+        if promoted.is_symlink() or promoted.exists() or not (RELEASE_MODEL_DIR / "sift_model.json").is_file():
+            return promoted
+        return RELEASE_MODEL_DIR
 
     @property
     def api_key_required(self) -> bool:

@@ -249,6 +249,7 @@ def train(config: Annotated[Path | None, typer.Option(help="YAML training config
           epochs: Annotated[int | None, typer.Option(min=1)] = None,
           promote: Annotated[bool, typer.Option(help="make the new model current when none is")] = True) -> None:
     """Fine-tune the classifier on the seed data (plus imports), calibrate, export int8 ONNX, register it."""
+    from api.settings import RELEASE_MODEL_DIR
     from training.config import load_config
     from training.data import DataError
     from training.registry import Registry
@@ -268,17 +269,24 @@ def train(config: Annotated[Path | None, typer.Option(help="YAML training config
     typer.echo(f"trained {meta['version']} in {meta['train_seconds']} s -> {out}")
     for set_name, result in meta["metrics"].items():
         typer.echo(f"  {set_name}: macro-F1 {result['macro_f1']}")
-    if promote and registry.current() is None:
+    if promote and registry.current() is None and not (RELEASE_MODEL_DIR / "sift_model.json").is_file():
         registry.promote(meta["version"], reason="first model")
         typer.echo(f"{meta['version']} is now the current model")
+    elif registry.current() is None:
+        typer.echo(f"the shipped release in {RELEASE_MODEL_DIR} is served until you promote a model: "
+                   f"`sift models compare {meta['version']}`, then `sift models promote {meta['version']}`")
 
 
 @app.command()
-def evaluate(data: Annotated[Path, typer.Option(help="labelled JSONL (the labelling guide's format)")],
+def evaluate(data: Annotated[Path | None, typer.Option(help="labelled JSONL (the labelling guide's format); default: every "
+                                                            "held-out set, per source")] = None,
              model: Annotated[Path | None, typer.Option(help="model folder (default: the current model)")] = None,
              staff_roster: Annotated[Path | None, typer.Option(help="roster for staff_named (default: settings)")] = None,
              out: Annotated[Path | None, typer.Option(help="where to write evaluation.json and report.html")] = None) -> None:
-    """Per-label precision, recall, F1 beside baselines (rules only, alt-profanity-check); JSON and HTML report."""
+    """Per-label precision, recall, F1 beside baselines (rules only, alt-profanity-check); JSON and HTML report.
+
+    Without --data: the seed dev and test splits, the dev split of every public source the model was trained
+    on, and the probe sets in data/probes, one line each (macro-F1, review rate, the source's own measures)."""
     from datetime import UTC, datetime
 
     from model.loader import build_pipeline
@@ -288,19 +296,23 @@ def evaluate(data: Annotated[Path, typer.Option(help="labelled JSONL (the labell
     from training.report import write_report
 
     settings = _settings()
-    try:
-        rows = read_jsonl(data)
-    except DataError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     roster = staff_roster or settings.staff_roster
     model_dir = model or settings.effective_model_dir
     pipeline, components = build_pipeline(rules_dir=settings.rules_dir, staff_roster=roster, org_file=settings.org_file,
                                           model_dir=model_dir)
     if not components["model"].ok:
         typer.echo(f"note: {components['model'].detail}", err=True)
-    y, m = gold(rows)
     name = f"sift {pipeline.model_version}" if pipeline.model_version else "sift (rules only)"
+    target = out or settings.data_dir / "reports" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    if data is None:
+        _evaluate_sources(pipeline, name, model_dir, target)
+        return
+    try:
+        rows = read_jsonl(data)
+    except DataError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    y, m = gold(rows)
     main_result = run_pipeline(name, pipeline, rows, y, m)
     baselines = [run_pipeline("rules only", Pipeline(pipeline.rules), rows, y, m)]
     profanity = run_profanity_check(rows, y, m)
@@ -311,10 +323,35 @@ def evaluate(data: Annotated[Path, typer.Option(help="labelled JSONL (the labell
     typer.echo(f"review rate: {main_result.review.mean():.1%}" if main_result.review is not None else "")
     outside = main_result.outside_review
     typer.echo("precision outside review: " + ", ".join(f"{k} {v['precision']:.2f} ({v['decided']})" for k, v in outside.items()))
-    target = out or settings.data_dir / "reports" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     json_path, html_path = write_report(target, f"sift evaluation: {name}", str(data), main_result, baselines, rows, y, m, table,
                                         {"model_version": pipeline.model_version})
     typer.echo(f"wrote {json_path} and {html_path}")
+
+
+PROBES_DIR = Path(__file__).resolve().parents[1] / "data" / "probes"
+
+
+def _evaluate_sources(pipeline, name: str, model_dir: Path, target: Path) -> None:  # type: ignore[no-untyped-def]
+    """One line per held-out set: seed dev and test, each public source's dev split, each probe set."""
+    from api.settings import RELEASE_MODEL_DIR
+    from training.compare import held_out_sets, trained_sources
+    from training.evaluate import format_sources, gold, run_pipeline, source_measures
+
+    # The sources the model was trained on, and those of the shipped release: every model is judged on both.
+    sets, notes = held_out_sets([Path("data/seed")], sorted(PROBES_DIR.glob("*.jsonl")),
+                                trained_sources(model_dir, RELEASE_MODEL_DIR))
+    summary = {}
+    for set_name, rows in sets.items():
+        y, m = gold(rows)
+        result = run_pipeline(set_name, pipeline, rows, y, m)
+        summary[set_name] = {**result.summary(), "rows": len(rows), "measures": source_measures(set_name, rows, result)}
+    typer.echo(f"{name}, held-out sets one per line")
+    typer.echo(format_sources(summary))
+    for note in notes:
+        typer.echo(f"note: {note}")
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "evaluation.json").write_text(json.dumps({"system": name, "sets": summary}, indent=2), encoding="utf-8")
+    typer.echo(f"wrote {target / 'evaluation.json'}")
 
 
 @models_app.command("list")
@@ -364,7 +401,8 @@ def models_compare(candidate: Annotated[str, typer.Argument(help="a version in t
 
 
 def _compare(candidate: str, data: list[Path] | None, tolerance: float):  # type: ignore[no-untyped-def]
-    from training.compare import compare, held_out_sets
+    from api.settings import RELEASE_MODEL_DIR
+    from training.compare import compare, held_out_sets, trained_sources
     from training.registry import Registry, RegistryError
 
     settings = _settings()
@@ -377,8 +415,15 @@ def _compare(candidate: str, data: list[Path] | None, tolerance: float):  # type
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
     current = registry.current()
-    current_path = registry.path_of(current) if current and current != path.name else None
-    return compare(path, current_path, held_out_sets([Path("data/seed")], data), settings.staff_roster, tolerance)
+    if current:
+        current_path: Path | None = registry.path_of(current) if current != path.name else None
+    else:  # nothing promoted yet: the shipped release is what is being served
+        current_path = RELEASE_MODEL_DIR if (RELEASE_MODEL_DIR / "sift_model.json").is_file() else None
+        if current_path is not None and current_path.resolve() == path.resolve():
+            current_path = None
+    sets, notes = held_out_sets([Path("data/seed")], [*sorted(PROBES_DIR.glob("*.jsonl")), *(data or [])],
+                                trained_sources(path, current_path))
+    return compare(path, current_path, sets, settings.staff_roster, tolerance, notes)
 
 
 @models_app.command("promote")

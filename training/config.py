@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +28,29 @@ class TrainingConfig(BaseModel):
     base_model: str = Field(default_factory=default_base_model, description=f"a local model folder, or {TINY!r}")
     seed_data: list[Path] = Field(default_factory=lambda: [Path("data/seed")])
     imports: list[Path] = Field(default_factory=list, description="JSONL files written by `sift data import`")
+    public_data: dict[str, Path] = Field(default_factory=dict,
+                                         description="public data sets read at training time, by importer name: "
+                                                     "{olid: ../shared/data/olid} (see `sift data list`); each is used "
+                                                     "whole, with a dev and a test split held out of it")
+    source_weights: dict[str, float] = Field(default_factory=dict,
+                                             description="relative share of each source (seed, moderators, or an "
+                                                         "importer's name) in the rows drawn for training; unnamed "
+                                                         "sources weigh 1. Sources are balanced by these weights, "
+                                                         "never by dropping rows")
+    epoch_rows: int | None = Field(None, ge=1, description="rows drawn (by source weight) for each epoch; None: one "
+                                                           "pass over the training rows in random order")
+    selection_seed_weight: float = Field(0.5, ge=0, le=1,
+                                         description="weight of the housing seed dev rows against the real sources' dev "
+                                                     "rows (together the rest) when choosing the checkpoint, the "
+                                                     "temperatures and the thresholds")
+    dev_rows_per_source: int = Field(800, ge=50, description="rows of each source's dev split scored after every "
+                                                             "epoch to choose the checkpoint")
+    text_normalization: Literal["none", "platform-v1"] = Field(
+        "platform-v1", description="how the model reads text (model.normalize.model_text): mentions, links, hashtags, "
+                                   "emoji and repeated characters folded into words, in training and serving alike")
+    languages: list[str] = Field(default_factory=lambda: ["en"],
+                                 description="ISO 639-1 codes of the languages the training data is in; comments detected "
+                                             "in another language go to review instead of being labelled by the model")
     decisions: list[Path] = Field(default_factory=list, description="moderators' decisions from `sift data export-decisions`")
     init_from: Path | None = Field(None, description="continue from this model artifact's weights (same base) instead of "
                                                      "the pretrained encoder: quick, stable retraining on new decisions")
@@ -64,6 +87,24 @@ class TrainingConfig(BaseModel):
     def _layers(cls, value: list[int] | None) -> list[int] | None:
         if value is not None and (sorted(set(value)) != value or value[0] < 0):
             raise ValueError(f"layers must be distinct, non-negative and in increasing order, got {value}")
+        return value
+
+    @field_validator("public_data")
+    @classmethod
+    def _public(cls, value: dict[str, Path]) -> dict[str, Path]:
+        from training.importers import IMPORTERS
+
+        unknown = [v for v in value if v not in IMPORTERS]
+        if unknown:
+            raise ValueError(f"unknown data sets {unknown}; known: {sorted(IMPORTERS)}")
+        return value
+
+    @field_validator("source_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not v > 0}
+        if bad:
+            raise ValueError(f"source weights must be positive, got {bad}")
         return value
 
     @field_validator("allow_restricted")

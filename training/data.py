@@ -36,6 +36,7 @@ class Example:
     source: str = "seed"
     licence: str = "team"
     annotated: frozenset[str] = field(default_factory=lambda: frozenset(ALL_TARGETS))
+    group: str | None = None  # rows of one group (a template, a video) always land in the same split
 
     def target(self, name: str) -> float | None:
         """1.0 / 0.0 when the row speaks about ``name``; None when its source is silent."""
@@ -48,6 +49,8 @@ class Example:
                                   "flags": sorted(self.flags), "channel": self.channel}
         if self.source != "seed":
             row.update(source=self.source, licence=self.licence, annotated=sorted(self.annotated, key=ALL_TARGETS.index))
+        if self.group is not None:
+            row["group"] = self.group
         return row
 
 
@@ -81,9 +84,12 @@ def parse_example(raw: object, where: str) -> Example:
     annotated = raw.get("annotated", list(ALL_TARGETS))
     if not isinstance(annotated, list) or any(a not in ALL_TARGETS for a in annotated):
         raise DataError(f"{where}: \"annotated\" must be a list drawn from {list(ALL_TARGETS)}")
+    group = raw.get("group")
+    if group is not None and not isinstance(group, str):
+        raise DataError(f"{where}: \"group\" must be a string when given")
     return Example(text=text, labels=frozenset(labels), flags=frozenset(flags), channel=channel,
                    source=str(raw.get("source", "seed")), licence=str(raw.get("licence", "team")),
-                   annotated=frozenset(annotated))
+                   annotated=frozenset(annotated), group=group)
 
 
 def read_jsonl(path: Path) -> list[Example]:
@@ -125,16 +131,21 @@ def canonical(text: str) -> str:
     return _SPACE.sub(" ", text.lower()).strip()
 
 
-def split_of(text: str) -> str:
-    """A deterministic 70/15/15 split by a hash of the text (stable across runs and machines)."""
-    bucket = int(hashlib.blake2b(canonical(text).encode(), digest_size=8).hexdigest(), 16) % 100
-    return "train" if bucket < 70 else "dev" if bucket < 85 else "test"
+SEED_SHARES = (70, 15)  # train and dev percentages; the rest is test
+IMPORT_SHARES = (80, 10)  # public sets are larger: more of each trains, 10 % each is held out
 
 
-def split(rows: Sequence[Example]) -> dict[str, list[Example]]:
+def split_of(key: str, shares: tuple[int, int] = SEED_SHARES) -> str:
+    """A deterministic split by a hash of ``key`` (a text, or a row's group): stable across runs and machines."""
+    bucket = int(hashlib.blake2b(canonical(key).encode(), digest_size=8).hexdigest(), 16) % 100
+    return "train" if bucket < shares[0] else "dev" if bucket < shares[0] + shares[1] else "test"
+
+
+def split(rows: Sequence[Example], shares: tuple[int, int] = SEED_SHARES) -> dict[str, list[Example]]:
+    """Train, dev and test rows (70/15/15 by default); rows of one ``group`` stay together."""
     out: dict[str, list[Example]] = {name: [] for name in SPLITS}
     for row in rows:
-        out[split_of(row.text)].append(row)
+        out[split_of(row.group or row.text, shares)].append(row)
     return out
 
 

@@ -60,6 +60,31 @@ def run_pipeline(name: str, pipeline: Pipeline, rows: Sequence[Example], y: np.n
                         {k: {"precision": v["precision"], "decided": v["predicted"]} for k, v in outside.items()})
 
 
+def source_measures(name: str, rows: Sequence[Example], result: SystemResult) -> dict[str, float]:
+    """The figures that say most about one held-out set beyond per-label F1 (see data/README.md):
+    BANKING77's query recall on questions and requests, and how many of its rows get query or complaint;
+    the binary macro-F1 of ``abusive`` (OLID's measure) and its false-alarm rate on rows that are not abusive."""
+    from training.importers import asks_something
+
+    out: dict[str, float] = {}
+    col = ALL_TARGETS.index
+    if name.startswith("banking77") and len(rows):
+        asks = np.array([asks_something(r.text) for r in rows])
+        query, complaint = result.predicted[:, col("query")], result.predicted[:, col("complaint")]
+        if asks.any():
+            out["query recall on questions and requests"] = round(float(query[asks].mean()), 4)
+        out["query or complaint, all rows"] = round(float((query | complaint).mean()), 4)
+    abusive = result.metrics.get("abusive")
+    if abusive:
+        if name.startswith(("olid", "davidson", "tweeteval-offensive", "tweeteval-hate", "ethos")):
+            out["abusive binary macro-F1"] = abusive["binary_macro_f1"]
+        y, m = gold(rows)
+        clean = (m[:, col("abusive")] > 0) & (y[:, col("abusive")] == 0)
+        if clean.any():
+            out["abusive false-alarm rate"] = round(float(result.predicted[clean, col("abusive")].mean()), 4)
+    return out
+
+
 def run_profanity_check(rows: Sequence[Example], y: np.ndarray, m: np.ndarray) -> SystemResult | None:
     try:
         from profanity_check import predict_prob
@@ -87,4 +112,15 @@ def format_table(results: Sequence[SystemResult]) -> str:
             cells.append(f"{m['precision']:.2f} {m['recall']:.2f} {m['f1']:.2f} ({m['support']})" if m else "-")
         lines.append(f"{target:<14}" + "".join(f"{c:>{width + 14}}" for c in cells))
     lines.append(f"{'macro-F1 (6)':<14}" + "".join(f"{r.macro_f1_labels:>{width + 14}.4f}" for r in results))
+    return "\n".join(lines)
+
+
+def format_sources(summary: dict[str, dict[str, Any]]) -> str:
+    """One line a held-out set: rows, macro-F1 over the labels it speaks about, review rate, its own measures."""
+    lines = [f"{'set':28} {'rows':>6} {'macro-F1':>9} {'review':>7}  per label F1 · measures"]
+    for set_name, s in summary.items():
+        labels = " ".join(f"{k} {v['f1']:.2f}" for k, v in s["labels"].items() if v["support"] > 0)
+        measures = " · ".join(f"{k} {v:.3f}" for k, v in s.get("measures", {}).items())
+        review = f"{s['review_rate']:.1%}" if "review_rate" in s else "-"
+        lines.append(f"{set_name:28} {s['rows']:>6} {s['macro_f1']:>9.4f} {review:>7}  {labels}" + (f" · {measures}" if measures else ""))
     return "\n".join(lines)

@@ -18,7 +18,11 @@ def label_metrics(pred: np.ndarray, y: np.ndarray, mask: np.ndarray, names: Sequ
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        tn = int(np.sum(~p_ & ~y_))
+        f1_neg = 2 * tn / (2 * tn + fp + fn) if tn + fp + fn else 0.0
+        # "binary_macro_f1": the mean of the F1 of the label and of its absence, as shared tasks (OLID) report it.
         out[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                     "binary_macro_f1": round((f1 + f1_neg) / 2, 4),
                      "support": int(y_.sum()), "predicted": int(p_.sum()), "rows": int(m.sum())}
     return out
 

