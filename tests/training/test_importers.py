@@ -91,6 +91,10 @@ def test_youtube_and_presidio_and_tweeteval_importers(tmp_path: Path) -> None:
     _write(tmp_path / "te" / "offensive" / "train_labels.txt", "1\n0\n")
     rows = run_import("tweeteval-offensive", tmp_path / "te", tmp_path / "c")
     assert [bool(r.labels) for r in rows] == [True, False]
+    _write(tmp_path / "te" / "emotion" / "train_text.txt", "so angry right now\nbest day ever\nfeeling low\nlooking up\n")
+    _write(tmp_path / "te" / "emotion" / "train_labels.txt", "0\n1\n3\n2\n")  # anger, joy, sadness, optimism
+    emotion = run_import("tweeteval-emotion", tmp_path / "te", tmp_path / "c")
+    assert [r.target("negative") for r in emotion] == [1.0, 0.0, 1.0, 0.0] and emotion[0].target("complaint") is None
 
 
 def test_unknown_importer_lists_the_known_ones(tmp_path: Path) -> None:
