@@ -67,6 +67,7 @@ def score(model_dir: Path | None, sets: dict[str, list[Example]], roster: Path |
         y, m = gold(rows)
         result = run_pipeline(name, pipeline, rows, y, m)
         out[name] = {"macro_f1": result.macro_f1_labels, "f1": {k: v["f1"] for k, v in result.metrics.items()},
+                     "support": {k: v["support"] for k, v in result.metrics.items()},
                      "review_rate": round(float(result.review.mean()), 4) if result.review is not None else None,
                      "measures": source_measures(name, rows, result)}
     return out
@@ -104,9 +105,13 @@ class Verdict:
         return "\n".join(lines)
 
 
+MIN_SUPPORT = 10  # a label with fewer positives in a set is shown, not gated: one row would swing its F1 by 0.3
+
+
 def judge(cand: dict[str, dict[str, Any]], cur: dict[str, dict[str, Any]], tolerance: float = 0.02) -> list[str]:
-    """What makes the candidate worse: on any held-out set, its macro-F1 or any label's F1 is below the
-    current model's by more than ``tolerance``. Seed and real sources count alike."""
+    """What makes the candidate worse: on any held-out set, its macro-F1 or the F1 of any label with at least
+    ``MIN_SUPPORT`` positives is below the current model's by more than ``tolerance``. Seed and real sources
+    count alike."""
     problems = []
     for set_name in cand:
         if set_name not in cur:
@@ -116,6 +121,8 @@ def judge(cand: dict[str, dict[str, Any]], cur: dict[str, dict[str, Any]], toler
                             f"{cur[set_name]['macro_f1']:.4f} by more than {tolerance}")
         for label, f1 in cand[set_name]["f1"].items():
             before = cur[set_name]["f1"].get(label)
+            if cand[set_name].get("support", {}).get(label, MIN_SUPPORT) < MIN_SUPPORT:
+                continue
             if before is not None and f1 < before - tolerance:
                 problems.append(f"{set_name}: {label} F1 {f1:.3f} is below the current {before:.3f} by more than {tolerance}")
     return problems

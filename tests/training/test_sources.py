@@ -72,3 +72,11 @@ def test_the_gate_refuses_a_model_that_gains_on_seed_by_losing_on_real_text() ->
     problems = judge(candidate, current)
     assert problems and all(p.startswith("olid-dev") for p in problems)
     assert judge(current, current) == []
+
+
+def test_the_gate_does_not_refuse_on_a_label_with_a_handful_of_positives() -> None:
+    current = {"probe": {"macro_f1": 0.8, "f1": {"spam": 1.0, "query": 0.9}, "support": {"spam": 1, "query": 40}}}
+    candidate = {"probe": {"macro_f1": 0.8, "f1": {"spam": 0.0, "query": 0.9}, "support": {"spam": 1, "query": 40}}}
+    assert judge(candidate, current) == []  # one spam row flipped: shown in the table, not a verdict
+    candidate["probe"]["f1"]["query"] = 0.8
+    assert judge(candidate, current) and "query" in judge(candidate, current)[0]
