@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from bench.common import REPO, machine
-from model.loader import build_pipeline
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import REPO, machine  # noqa: E402
+from model.loader import build_pipeline  # noqa: E402
 
 
 def main() -> None:

@@ -334,23 +334,37 @@ PROBES_DIR = Path(__file__).resolve().parents[1] / "data" / "probes"
 def _evaluate_sources(pipeline, name: str, model_dir: Path, target: Path) -> None:  # type: ignore[no-untyped-def]
     """One line per held-out set: seed dev and test, each public source's dev split, each probe set."""
     from api.settings import RELEASE_MODEL_DIR
+    from model.pipeline import Pipeline
     from training.compare import held_out_sets, trained_sources
-    from training.evaluate import format_sources, gold, run_pipeline, source_measures
+    from training.evaluate import format_sources, gold, run_pipeline, run_profanity_check, source_measures
 
     # The sources the model was trained on, and those of the shipped release: every model is judged on both.
     sets, notes = held_out_sets([Path("data/seed")], sorted(PROBES_DIR.glob("*.jsonl")),
                                 trained_sources(model_dir, RELEASE_MODEL_DIR))
-    summary = {}
+    summary, baselines = {}, {}
+    rules_only = Pipeline(pipeline.rules, languages=pipeline.languages)
     for set_name, rows in sets.items():
         y, m = gold(rows)
         result = run_pipeline(set_name, pipeline, rows, y, m)
         summary[set_name] = {**result.summary(), "rows": len(rows), "measures": source_measures(set_name, rows, result)}
+        rules = run_pipeline("rules only", rules_only, rows, y, m)
+        baselines[set_name] = {"rules only": {**rules.summary(), "rows": len(rows),
+                                              "measures": source_measures(set_name, rows, rules)}}
+        profanity = run_profanity_check(rows, y, m)
+        if profanity is not None and "abusive" in profanity.metrics:
+            baselines[set_name]["alt-profanity-check"] = {"abusive": profanity.metrics["abusive"]}
     typer.echo(f"{name}, held-out sets one per line")
     typer.echo(format_sources(summary))
+    typer.echo("\nbaselines on the same rows: rules only (no model); alt-profanity-check for abusive")
+    typer.echo(format_sources({k: v["rules only"] for k, v in baselines.items()}))
+    typer.echo("alt-profanity-check, abusive F1 (binary macro-F1): " + ", ".join(
+        f"{k} {v['alt-profanity-check']['abusive']['f1']:.3f} ({v['alt-profanity-check']['abusive']['binary_macro_f1']:.3f})"
+        for k, v in baselines.items() if "alt-profanity-check" in v and v["alt-profanity-check"]["abusive"]["support"]))
     for note in notes:
         typer.echo(f"note: {note}")
     target.mkdir(parents=True, exist_ok=True)
-    (target / "evaluation.json").write_text(json.dumps({"system": name, "sets": summary}, indent=2), encoding="utf-8")
+    (target / "evaluation.json").write_text(json.dumps({"system": name, "sets": summary, "baselines": baselines}, indent=2),
+                                            encoding="utf-8")
     typer.echo(f"wrote {target / 'evaluation.json'}")
 
 
@@ -369,11 +383,14 @@ def models_list() -> None:
 @models_app.command("current")
 def models_current() -> None:
     """Print the current model's version (exit code 1 when there is none)."""
+    from api.settings import RELEASE_MODEL_DIR
     from training.registry import Registry
 
     current = Registry(_settings().data_dir / "models").current()
     if current is None:
-        typer.echo("no current model", err=True)
+        meta = RELEASE_MODEL_DIR / "sift_model.json"
+        shipped = f"; the shipped release {json.loads(meta.read_text(encoding='utf-8'))['version']} is served" if meta.is_file() else ""
+        typer.echo(f"no promoted model{shipped}", err=True)
         raise typer.Exit(1)
     typer.echo(current)
 

@@ -23,7 +23,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_train_registers_and_promotes_the_first_model_then_evaluate_writes_a_report(env: Path, tiny_model: Path) -> None:
+def test_train_registers_and_promotes_the_first_model_then_evaluate_writes_a_report(env: Path, tiny_model: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("api.settings.RELEASE_MODEL_DIR", env / "no-release")  # a checkout without a shipped model
     runner = CliRunner()
     config = env / "tiny.yaml"
     config.write_text(yaml.safe_dump({"base_model": "tiny-random", "epochs": 1, "train_limit": 64, "batch_size": 32,
@@ -49,6 +51,26 @@ def test_train_registers_and_promotes_the_first_model_then_evaluate_writes_a_rep
     for title in ["Precision-recall curves", "Reliability diagrams", "Confusion between labels", "Scores by channel"]:
         assert title in html
     assert html.count("data:image/png;base64,") == 4
+
+
+def test_with_a_shipped_release_training_does_not_replace_it_until_promoted(env: Path, tiny_model: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.settings import Settings
+
+    monkeypatch.setattr("api.settings.RELEASE_MODEL_DIR", tiny_model)
+    settings = Settings(data_dir=env / "var", secret_key="t")
+    assert settings.effective_model_dir == tiny_model  # nothing promoted: the release is served
+    config = env / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"base_model": "tiny-random", "epochs": 1, "train_limit": 64, "batch_size": 32,
+                                      "max_length": 24}), encoding="utf-8")
+    trained = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert trained.exit_code == 0, trained.output
+    assert "is now the current model" not in trained.output and "sift models compare" in trained.output
+    assert CliRunner().invoke(app, ["models", "current"]).exit_code == 1
+    version = next(p.name for p in (env / "var" / "models").iterdir() if p.is_dir())
+    forced = CliRunner().invoke(app, ["models", "promote", version, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert settings.effective_model_dir == env / "var" / "models" / "current"  # the data team's model takes precedence
 
 
 def test_train_refuses_a_bad_config_naming_the_field(env: Path) -> None:

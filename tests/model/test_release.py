@@ -1,0 +1,73 @@
+"""The release model shipped in data/release: served by default, and holding up on the held-out probes.
+
+These run the real int8 model (a second or two). Figures are asserted with room for the int8
+numerics of CPUs with and without AVX-512 VNNI; the exact figures are in the card and `sift evaluate`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.settings import RELEASE_MODEL_DIR, Settings
+from model.loader import build_pipeline
+from model.pipeline import Pipeline
+
+REPO = Path(__file__).resolve().parents[2]
+PROBES = REPO / "data" / "probes"
+
+
+@pytest.fixture(scope="module")
+def release() -> Pipeline:
+    pipeline, status = build_pipeline(staff_roster=REPO / "data" / "staff_roster.txt", model_dir=RELEASE_MODEL_DIR)
+    assert status["model"].ok, status["model"].detail
+    return pipeline
+
+
+def _probes(name: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in (PROBES / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_a_fresh_install_serves_the_shipped_release(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path / "var", secret_key="t").effective_model_dir == RELEASE_MODEL_DIR
+    meta = json.loads((RELEASE_MODEL_DIR / "sift_model.json").read_text())
+    assert meta["text_normalization"] == "platform-v1" and meta["languages"] == ["en"]
+    assert {"olid-dev", "banking77-dev", "tweeteval-sentiment-dev", "seed-test"} <= set(meta["metrics"])
+    size = sum(p.stat().st_size for p in RELEASE_MODEL_DIR.iterdir())
+    assert size <= 30 * 2**20, f"the release artifact is {size / 2**20:.1f} MB; the limit is 30 MB"
+    assert not (RELEASE_MODEL_DIR / "model.safetensors").exists()  # the fp32 weights are rebuilt, not shipped
+
+
+def test_identity_terms_and_counter_speech_raise_no_false_alarms(release: Pipeline) -> None:
+    rows = _probes("identity_counterspeech.jsonl")
+    results = release.classify_many([r["text"] for r in rows])
+    clean = [res for r, res in zip(rows, results, strict=True) if "abusive" not in r["labels"]]
+    hate = [res for r, res in zip(rows, results, strict=True) if r["kind"] == "hate_control"]
+    false_alarms = sum("abusive" in res.labels for res in clean) / len(clean)
+    caught = sum("abusive" in res.labels for res in hate) / len(hate)
+    assert false_alarms <= 0.05, f"abusive on {false_alarms:.1%} of {len(clean)} clean probes"
+    assert caught >= 0.6, f"only {caught:.0%} of {len(hate)} hate controls flagged"  # it still sees hate
+
+
+IDENTITIES = ["gay", "lesbian", "trans", "bisexual", "Black", "Asian", "white", "Muslim", "Jewish", "Sikh", "Hindu",
+              "Christian", "Polish", "Romanian", "Irish", "Nigerian", "disabled", "deaf", "autistic", "elderly", "a refugee",
+              "an immigrant", "a Traveller"]
+NEGATED = "being {x} has nothing to do with it, the damp is the problem"
+TEMPLATES = ["I'm {x} and I love living on the Meadowbank estate",
+             "my neighbour is {x} and honestly she's the kindest person on our street",
+             "@BrookvaleHousing is the community room free on Saturday for a {x} support group?",
+             pytest.param(NEGATED, marks=pytest.mark.xfail(
+                 strict=True, reason="known miss of release 20261201-210135-675c78: in a negated sentence the identity "
+                                     "term moves the abusive score from 0.01 to 0.50 ('gay'), still below the 0.66 "
+                                     "threshold, so no label and no review; fixing it is the next data task"))]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_an_identity_term_alone_does_not_raise_the_abusive_score(release: Pipeline, template: str) -> None:
+    texts = [template.format(x=x).replace("a a ", "a ").replace("a an ", "an ") for x in IDENTITIES]
+    scores = [res.scores["abusive"] for res in release.classify_many(texts)]
+    threshold = release.classifier.thresholds["abusive"]  # type: ignore[union-attr]
+    assert max(scores) < threshold, dict(zip(IDENTITIES, scores, strict=True))
+    assert max(scores) - min(scores) <= 0.25, dict(zip(IDENTITIES, scores, strict=True))
