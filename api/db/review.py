@@ -43,6 +43,9 @@ def enqueue(session: Session, record: ClassificationRecord, *, origin: str = "un
     return item
 
 
+MAX_AGE_HOURS = 24 * 365 * 10  # "older than" beyond ten years is a typo, not a filter (and overflows timedelta)
+
+
 @dataclass
 class QueueFilter:
     label: str | None = None

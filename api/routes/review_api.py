@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.db.models import ClassificationRecord, ReviewItem
-from api.db.review import QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
+from api.db.review import MAX_AGE_HOURS, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
 from api.deps import ReviewerDep, SessionDep
 from api.schemas import Channel, ErrorPublic
 from model.labels import FLAGS, LABELS
@@ -87,7 +87,7 @@ def _fail(exc: ReviewError) -> HTTPException:
 
 @router.get("/items", response_model=ReviewItemsPublic, responses=ERRORS)
 def get_items(actor: ReviewerDep, session: SessionDep, label: Target | None = None, channel: Channel | None = None,
-              min_age_hours: float | None = Query(None, ge=0), overdue: bool = False,
+              min_age_hours: float | None = Query(None, ge=0, le=MAX_AGE_HOURS), overdue: bool = False,
               status: Literal["open", "decided"] = "open", limit: int = Query(50, ge=1, le=500)) -> ReviewItemsPublic:
     rows = list_items(session, QueueFilter(label=label, channel=channel, min_age_hours=min_age_hours, overdue=overdue,
                                            status=status, limit=limit))

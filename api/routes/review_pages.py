@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from api import charts
 from api.auth import authenticate, csrf_ok, end_session, start_session
 from api.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
-from api.db.review import PRIORITY_RANK, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
+from api.db.review import MAX_AGE_HOURS, PRIORITY_RANK, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
 from api.deps import ModeratorPageDep, SessionDep, WebSessionDep
 from model.labels import CHANNELS, FLAGS, LABELS
 from model.policy.config import ACTIONS
@@ -64,6 +64,8 @@ def queue(request: Request, web: ModeratorPageDep, session: SessionDep, label: s
         age = float(min_age_hours) if min_age_hours.strip() else None
     except ValueError:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'older than' must be a number of hours") from None
+    if age is not None and not 0 <= age <= MAX_AGE_HOURS:  # also NaN and inf
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"'older than' must be between 0 and {MAX_AGE_HOURS} hours")
     flt = QueueFilter(label=label or None, channel=channel or None, min_age_hours=age, overdue=overdue, limit=100)
     items = list_items(session, flt)
     return templates.TemplateResponse(request, "queue.html", {

@@ -132,6 +132,17 @@ def test_the_queue_is_ordered_by_priority_then_deadline_and_filters(app) -> None
     assert client.get("/review/items?label=spam", headers=key).json()["count"] == 0
 
 
+@pytest.mark.parametrize("age", ["1e300", "inf", "nan", "-1", "87601"])
+def test_an_impossible_age_filter_is_refused_naming_the_field_not_a_500(app, age: str) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    answer = client.get(f"/review/items?min_age_hours={age}", headers={"X-API-Key": app.state.review_key})
+    assert answer.status_code == 422 and "min_age_hours" in answer.text
+    login(client)
+    page = client.get(f"/review?min_age_hours={age}")
+    assert page.status_code == 422 and "older than" in page.text
+    assert client.get("/review?min_age_hours=87600").status_code == 200  # ten years: the largest accepted
+
+
 def test_text_kept_for_review_is_purged_after_the_retention_period(app) -> None:  # type: ignore[no-untyped-def]
     client: TestClient = app.state.test_client
     old = client.post("/classify", json={"text": UNSURE[1]}).json()
