@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -10,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Channel = Literal["facebook", "twitter", "linkedin", "youtube", "instagram", "other"]
 MAX_TEXT_CHARS = 10_000
 MAX_BATCH_ITEMS = 256
+
+
+_ISO_WITH_ZONE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)")
 
 
 class ClassifyRequest(BaseModel):
@@ -30,6 +34,17 @@ class ClassifyRequest(BaseModel):
         if not value.strip():
             raise ValueError("text is only whitespace; send the comment's words")
         return value
+
+    @field_validator("posted_at", mode="before")
+    @classmethod
+    def _iso_with_zone(cls, value: object) -> object:
+        """Strictly ISO 8601 with a time zone: a bare number, a date alone or a local time would be guessed at."""
+        if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+            return value
+        if not isinstance(value, str) or not _ISO_WITH_ZONE.fullmatch(value.strip()):
+            raise ValueError("posted_at must be an ISO 8601 datetime with a time zone, e.g. 2026-11-28T10:00:00Z "
+                             f"or 2026-11-28T10:00:00+00:00; got {value!r}")
+        return value.strip()
 
 
 class ClassifyBatchRequest(BaseModel):

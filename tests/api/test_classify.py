@@ -46,6 +46,9 @@ def test_batch_answers_in_the_same_order(client: TestClient) -> None:
         ({"channel": "facebook"}, "text", "required"),
         ({"text": "hi", "colour": "red"}, "colour", "unknown field"),
         ({"text": "hi", "posted_at": "yesterday"}, "posted_at", "datetime"),
+        ({"text": "hi", "posted_at": 0}, "posted_at", "with a time zone"),
+        ({"text": "hi", "posted_at": "2026-11-28T10:00:00"}, "posted_at", "with a time zone"),
+        ({"text": "hi", "posted_at": "2026-11-28"}, "posted_at", "with a time zone"),
     ],
 )
 def test_bad_input_gets_a_4xx_naming_the_field(client: TestClient, body: dict, field: str, words: str) -> None:  # type: ignore[type-arg]
@@ -53,6 +56,11 @@ def test_bad_input_gets_a_4xx_naming_the_field(client: TestClient, body: dict, f
     assert response.status_code == 422
     details = response.json()["details"]
     assert any(d["field"] == field and words in d["message"] for d in details), details
+
+
+@pytest.mark.parametrize("when", ["2026-11-28T10:00:00Z", "2026-11-28T10:00:00+01:00", "2026-11-28 10:00:00.123+0000"])
+def test_posted_at_with_a_zone_is_accepted(client: TestClient, when: str) -> None:
+    assert client.post("/classify", json={"text": "hi there", "posted_at": when}).status_code == 200
 
 
 def test_malformed_json_is_refused_with_a_message(client: TestClient) -> None:
