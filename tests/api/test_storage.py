@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
@@ -41,3 +42,18 @@ def test_migrations_run_up_and_down(tmp_path: Path, database_url: str) -> None:
     upgrade(database_url)
     assert "classifications" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_a_failing_statement_never_shows_its_parameters(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from api.db.session import make_engine
+
+    secret = "call me on 07700 900123 at jo@example.com"
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE t (a TEXT UNIQUE)"))
+        conn.execute(sa.text("INSERT INTO t VALUES (:a)"), {"a": secret})
+        with pytest.raises(sa.exc.IntegrityError) as failed:
+            conn.execute(sa.text("INSERT INTO t VALUES (:a)"), {"a": secret})
+    assert secret not in str(failed.value) and "hidden" in str(failed.value)
