@@ -13,6 +13,7 @@ from api import errors, metrics
 from api.batcher import MicroBatcher
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
+from api.headers import SecurityHeaders
 from api.limits import BodySizeLimit
 from api.reload import model_identity, watch
 from api.routes import classify, health, review_api, review_pages
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",
                   version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(SecurityHeaders)
     metrics.install(app, metrics.Metrics())
     errors.install(app)
     app.include_router(health.router)

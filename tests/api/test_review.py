@@ -178,3 +178,12 @@ def test_session_for_a_disabled_user_stops_working(app, tmp_path: Path) -> None:
         session.execute(update(User).where(User.username == "maria").values(disabled=True))
         session.commit()
     assert client.get("/review", follow_redirects=False).status_code == 303
+
+
+def test_pages_and_answers_carry_security_headers(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    for response in (client.get("/review/login"), client.get("/healthz"), client.post("/classify", json={"text": "hi there"})):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
