@@ -50,6 +50,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
         body = (f"<!doctype html><title>sift</title><main style='font-family:sans-serif;margin:2em'><h1>{exc.status_code}</h1>"
                 f"<p role='alert'>{html.escape(str(exc.detail))}</p><p><a href='/review'>Back to the queue</a></p></main>")
         return HTMLResponse(body, status_code=exc.status_code, headers=headers)
+    if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:  # streamed past FastAPI's max_body_size
+        from api.limits import too_large
+
+        return JSONResponse(too_large(), status_code=exc.status_code, headers=headers)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
 
 

@@ -14,7 +14,7 @@ from api.batcher import MicroBatcher
 from api.db.migrate import upgrade
 from api.db.session import make_engine, make_session_factory
 from api.headers import SecurityHeaders
-from api.limits import BodySizeLimit
+from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.reload import model_identity, watch
 from api.routes import classify, health, review_api, review_pages
 from api.settings import Settings, get_settings
@@ -76,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine.dispose()
 
     app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",
-                  version="0.1.0", lifespan=lifespan)
+                  version="0.1.0", lifespan=lifespan,
+                  max_body_size=MAX_BODY_BYTES)  # counted as it streams: chunked bodies stop at the limit too
     app.add_middleware(BodySizeLimit)
     app.add_middleware(SecurityHeaders)
     metrics.install(app, metrics.Metrics())

@@ -86,6 +86,35 @@ def test_a_body_larger_than_any_valid_batch_is_refused_before_reading(client: Te
     assert response.status_code == 413
 
 
+def test_a_chunked_body_stops_at_the_limit_as_it_streams(client: TestClient) -> None:
+    """Driven over ASGI directly: the test client would buffer the whole body before the app saw it."""
+    import asyncio
+
+    from api.limits import MAX_BODY_BYTES
+
+    pulled, messages = 0, []
+
+    async def receive() -> dict:  # type: ignore[type-arg]
+        nonlocal pulled
+        pulled += 1
+        if pulled == 1:
+            return {"type": "http.request", "body": b'{"items": [{"text": "', "more_body": True}
+        return {"type": "http.request", "body": b"x" * 1_000_000, "more_body": pulled < 500}  # 500 MB, no length
+
+    async def send(message: dict) -> None:  # type: ignore[type-arg]
+        messages.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/classify/batch", "raw_path": b"/classify/batch", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"host", b"testserver"), (b"transfer-encoding", b"chunked")],
+             "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {}}
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    assert start["status"] == 413 and b"went past the limit" in body
+    assert pulled <= MAX_BODY_BYTES // 1_000_000 + 2  # it stopped reading at the limit, not at the end of the stream
+
+
 def test_healthz_and_readyz_say_what_is_degraded(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
