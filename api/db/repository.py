@@ -65,6 +65,16 @@ def author_hash(secret: bytes, channel: str | None, author_id: str | None) -> st
     return hmac.new(secret, f"{channel or 'other'}:{author_id}".encode(), hashlib.sha256).hexdigest()
 
 
+_UNSTORABLE = "\x00"  # PostgreSQL text cannot hold NUL; SQLite can, but one rule for both
+
+
+def storable(value: str | None) -> str | None:
+    """The value with characters the database cannot store replaced by U+FFFD (the pipeline ignores them anyway)."""
+    if value is None or _UNSTORABLE not in value:
+        return value
+    return value.replace(_UNSTORABLE, "\ufffd")
+
+
 def record_classifications(session: Session, items: Sequence[tuple[str, Classification, dict]],  # type: ignore[type-arg]
                            *, commit: bool = True) -> list[str]:
     """Store each decision (and its policy, when given); text is kept only when a moderator will need to read it.
@@ -85,14 +95,14 @@ def record_classifications(session: Session, items: Sequence[tuple[str, Classifi
         priority = decision.priority if decision is not None else None
         record_id = str(uuid.uuid4())
         records.append({
-            "id": record_id, "created_at": now, "external_id": meta.get("id"), "channel": meta.get("channel"),
+            "id": record_id, "created_at": now, "external_id": storable(meta.get("id")), "channel": meta.get("channel"),
             "author_hash": meta.get("author_hash"), "posted_at": posted_at, "labels": result.labels, "scores": result.scores,
             "flags": {**result.flags, **{f"{k}_score": v for k, v in result.flag_scores.items()}},
             "source": result.source, "model_version": result.model_version, "needs_review": result.needs_review,
             "review_reasons": result.review_reasons, "evidence": [asdict(e) for e in result.evidence],
             "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "text": text if result.needs_review else None,
-            "redacted_text": result.redacted_text if result.needs_review else None,
+            "text": storable(text) if result.needs_review else None,
+            "redacted_text": storable(result.redacted_text) if result.needs_review else None,
             "policy": decision.to_dict() if decision is not None else None,
             "priority": priority, "respond_by": due,
         })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,14 @@ def test_a_failing_statement_never_shows_its_parameters(tmp_path: Path) -> None:
         with pytest.raises(sa.exc.IntegrityError) as failed:
             conn.execute(sa.text("INSERT INTO t VALUES (:a)"), {"a": secret})
     assert secret not in str(failed.value) and "hidden" in str(failed.value)
+
+
+def test_nul_characters_are_replaced_before_storage_on_every_database(tmp_path: Path, database_url: str) -> None:
+    app = create_app(make_settings(tmp_path, database_url=database_url))
+    with TestClient(app) as client:
+        answer = client.post("/classify", json={"text": "those\x00 clowns", "id": "yt-\x009"})
+        assert answer.status_code == 200, answer.text  # PostgreSQL refused the NUL with a 500
+        with Session(app.state.engine) as session:
+            row = session.get(ClassificationRecord, answer.json()["record_id"])
+            assert row is not None and row.text == "those\ufffd clowns" and row.external_id == "yt-\ufffd9"
+            assert row.text_sha256 == hashlib.sha256(b"those\x00 clowns").hexdigest()  # the hash is of what was sent
