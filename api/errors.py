@@ -41,9 +41,25 @@ async def invalid_text(_: Request, exc: Exception) -> JSONResponse:
                         content={"error": "the request is not valid", "details": [{"field": "text", "message": str(exc)}]})
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """What was wrong with a body FastAPI could not parse (it answers a bare 400 and keeps the cause)."""
+    if exc.status_code != status.HTTP_400_BAD_REQUEST:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 (byte {cause.start}); send JSON encoded as UTF-8"
+    if isinstance(cause, RecursionError):
+        return "the JSON is nested too deeply; a comment is a flat object of text, channel, author_id, id, posted_at"
+    return None
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    unreadable = _unreadable_body(exc)
+    if unreadable:
+        return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            content={"error": "the request is not valid", "details": [{"field": "body", "message": unreadable}]})
     if 300 <= exc.status_code < 400 and "Location" in headers:
         return RedirectResponse(headers["Location"], status_code=exc.status_code)
     if request.url.path.startswith("/review") and "text/html" in request.headers.get("accept", ""):

@@ -70,6 +70,16 @@ def test_malformed_json_is_refused_with_a_message(client: TestClient) -> None:
     assert "not valid JSON" in response.json()["details"][0]["message"]
 
 
+@pytest.mark.parametrize(("body", "words"), [
+    (b'{"text": "caf\xe9 \xff"}', "not valid UTF-8"),
+    (b'{"text": "hi", "id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+])
+def test_unreadable_bodies_get_the_documented_error_naming_the_problem(client: TestClient, body: bytes, words: str) -> None:
+    response = client.post("/classify", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text  # was a bare 400 "There was an error parsing the body"
+    assert response.json()["details"][0]["field"] == "body" and words in response.json()["details"][0]["message"]
+
+
 def test_oversized_batch_names_the_limit(client: TestClient) -> None:
     response = client.post("/classify/batch", json={"items": [{"text": "hi"}] * 257})
     assert response.status_code == 422
