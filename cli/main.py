@@ -336,7 +336,7 @@ def _evaluate_sources(pipeline, name: str, model_dir: Path, target: Path) -> Non
     from api.settings import RELEASE_MODEL_DIR
     from model.pipeline import Pipeline
     from training.compare import held_out_sets, trained_sources
-    from training.evaluate import format_sources, gold, run_pipeline, run_profanity_check, source_measures
+    from training.evaluate import format_sources, gold, run_profanity_check, score_set
 
     # The sources the model was trained on, and those of the shipped release: every model is judged on both.
     sets, notes = held_out_sets([Path("data/seed")], sorted(PROBES_DIR.glob("*.jsonl")),
@@ -344,13 +344,9 @@ def _evaluate_sources(pipeline, name: str, model_dir: Path, target: Path) -> Non
     summary, baselines = {}, {}
     rules_only = Pipeline(pipeline.rules, languages=pipeline.languages)
     for set_name, rows in sets.items():
-        y, m = gold(rows)
-        result = run_pipeline(set_name, pipeline, rows, y, m)
-        summary[set_name] = {**result.summary(), "rows": len(rows), "measures": source_measures(set_name, rows, result)}
-        rules = run_pipeline("rules only", rules_only, rows, y, m)
-        baselines[set_name] = {"rules only": {**rules.summary(), "rows": len(rows),
-                                              "measures": source_measures(set_name, rows, rules)}}
-        profanity = run_profanity_check(rows, y, m)
+        summary[set_name] = score_set(set_name, pipeline, rows)
+        baselines[set_name] = {"rules only": score_set(set_name, rules_only, rows)}
+        profanity = run_profanity_check(rows, *gold(rows))
         if profanity is not None and "abusive" in profanity.metrics:
             baselines[set_name]["alt-profanity-check"] = {"abusive": profanity.metrics["abusive"]}
     typer.echo(f"{name}, held-out sets one per line")

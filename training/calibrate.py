@@ -32,6 +32,14 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | Non
     return best_t
 
 
+def _grid(values: np.ndarray, keep: float, most: int = 400) -> np.ndarray:
+    """Candidate cut points: every distinct value (and ``keep``), thinned to ``most`` quantiles on large dev sets."""
+    values = np.unique(np.concatenate([values, [keep]]))
+    if len(values) > most:
+        values = np.unique(np.concatenate([np.quantile(values, np.linspace(0, 1, most)), [keep]]))
+    return values
+
+
 def _prf(pred: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float, float]:
     w = _w(y, w)
     tp = float(np.sum(w[pred & (y == 1)]))
@@ -55,9 +63,7 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, precision_floor: float | 
         return 0.5
     w = _w(y, weights)
     on = np.ones(len(y), dtype=bool) if floor_rows is None else np.asarray(floor_rows, dtype=bool)
-    candidates = np.unique(np.clip(np.concatenate([probs, [0.5]]), 0.1, 0.9))
-    if len(candidates) > 400:  # large mixed dev sets: quantiles are plenty
-        candidates = np.unique(np.concatenate([np.quantile(candidates, np.linspace(0, 1, 400)), [0.5]]))
+    candidates = _grid(np.clip(probs, 0.1, 0.9), 0.5)
     scored = []
     for t in candidates:
         pred = probs >= t
@@ -79,10 +85,7 @@ def choose_band(probs: np.ndarray, y: np.ndarray, threshold: float, target: floa
     """
     high = 1.0
     w = _w(y, weights)
-    above = np.unique(np.concatenate([[threshold], probs[probs >= threshold]]))
-    if len(above) > 400:
-        above = np.unique(np.concatenate([[threshold], np.quantile(above, np.linspace(0, 1, 400))]))
-    for t in above:
+    for t in _grid(probs[probs >= threshold], threshold):
         chosen = probs >= t
         if not chosen.any():
             break

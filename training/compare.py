@@ -15,7 +15,7 @@ from typing import Any
 from model.labels import FLAGS, LABELS
 from model.loader import build_pipeline
 from training.data import IMPORT_SHARES, DataError, Example, read_many, split
-from training.evaluate import gold, run_pipeline, source_measures
+from training.evaluate import score_set
 
 HELD_OUT = ("seed-dev", "seed-test")
 
@@ -64,12 +64,10 @@ def score(model_dir: Path | None, sets: dict[str, list[Example]], roster: Path |
         raise ValueError(components["model"].detail)
     out = {}
     for name, rows in sets.items():
-        y, m = gold(rows)
-        result = run_pipeline(name, pipeline, rows, y, m)
-        out[name] = {"macro_f1": result.macro_f1_labels, "f1": {k: v["f1"] for k, v in result.metrics.items()},
-                     "support": {k: v["support"] for k, v in result.metrics.items()},
-                     "review_rate": round(float(result.review.mean()), 4) if result.review is not None else None,
-                     "measures": source_measures(name, rows, result)}
+        summary = score_set(name, pipeline, rows)
+        out[name] = {"macro_f1": summary["macro_f1"], "f1": {k: v["f1"] for k, v in summary["labels"].items()},
+                     "support": {k: v["support"] for k, v in summary["labels"].items()},
+                     "review_rate": summary.get("review_rate"), "measures": summary["measures"]}
     return out
 
 

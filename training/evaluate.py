@@ -85,6 +85,14 @@ def source_measures(name: str, rows: Sequence[Example], result: SystemResult) ->
     return out
 
 
+def score_set(name: str, pipeline: Pipeline, rows: Sequence[Example]) -> dict[str, Any]:
+    """One held-out set through the pipeline: macro-F1, per-label metrics, review rate, the set's own measures.
+    `sift evaluate` and `sift models compare` both read their figures from this."""
+    y, m = gold(rows)
+    result = run_pipeline(name, pipeline, rows, y, m)
+    return {**result.summary(), "rows": len(rows), "measures": source_measures(name, rows, result)}
+
+
 def run_profanity_check(rows: Sequence[Example], y: np.ndarray, m: np.ndarray) -> SystemResult | None:
     try:
         from profanity_check import predict_prob

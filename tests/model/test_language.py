@@ -45,7 +45,7 @@ def test_foreign_comment_skips_the_model_and_goes_to_review_with_the_reason(rule
     assert french.review_reasons[0].startswith("language: the comment reads as 'fr'")
     assert "trained on en only" in (french.fallback_reason or "")
     assert english.language == "en" and english.source == "model" and "complaint" in english.labels
-    assert [t for t in model.seen] == [english_text for english_text in [ENGLISH]]  # the model never saw the French
+    assert model.seen == [ENGLISH]  # the model never saw the French
 
 
 def test_without_a_model_a_foreign_comment_still_goes_to_review(rules_engine: RulesEngine) -> None:
