@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import User
+from service.db.models import User
 
 COOKIE = "sift_session"
 SESSION_SECONDS = 12 * 3600

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import WebSession, csrf_ok, read_session
-from api.db.models import ApiKey, User
-from api.db.repository import find_api_key
-from api.settings import Settings
+from service.db.models import ApiKey, User
+from service.db.repository import find_api_key
+from service.settings import Settings
 from model.pipeline import Pipeline
 from model.policy.engine import PolicyEngine
 

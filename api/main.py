@@ -11,13 +11,13 @@ from fastapi import FastAPI
 
 from api import errors, metrics
 from api.batcher import MicroBatcher
-from api.db.migrate import upgrade
-from api.db.session import make_engine, make_session_factory
+from service.db.migrate import upgrade
+from service.db.session import make_engine, make_session_factory
 from api.headers import SecurityHeaders
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.reload import model_identity, watch
 from api.routes import classify, health, review_api, review_pages
-from api.settings import Settings, get_settings
+from service.settings import Settings, get_settings
 from api.writer import GroupWriter
 from model.labels import TARGETS
 from model.loader import ComponentStatus, build_pipeline
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 
 def purge_on_start(app: FastAPI) -> int:
-    from api.db.review import purge_expired
+    from service.db.review import purge_expired
 
     with app.state.session_factory() as session:
         return purge_expired(session, app.state.settings.retention_days)

@@ -86,7 +86,7 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", include_in_schema=True, response_class=Response,
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 def metrics_endpoint(request: Request) -> Response:
-    from api.db.models import ReviewItem
+    from service.db.models import ReviewItem
 
     metrics: Metrics = request.app.state.metrics
     with request.app.state.session_factory() as session:

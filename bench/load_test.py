@@ -88,7 +88,7 @@ STAGES = [
     ("model: tokenise and pad", ("model/encoding.py",)),
     ("rules", ("model/rules/",)),
     ("normalise", ("model/normalize.py",)),
-    ("database write and commit", ("sqlalchemy/", "api/db/")),
+    ("database write and commit", ("sqlalchemy/", "service/db/")),
     ("policy and deadlines", ("model/policy/",)),
     ("pipeline: merge, evidence, redact", ("model/pipeline.py",)),
     ("response model and JSON", ("api/routes/classify.py", "fastapi/routing.py:serialize", "pydantic")),

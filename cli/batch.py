@@ -28,7 +28,7 @@ def _engine(config: tuple[tuple[str, str], ...]):  # type: ignore[no-untyped-def
     """Built once per worker process and configuration."""
     for key, value in config:
         os.environ[key] = value
-    from api.settings import Settings
+    from service.settings import Settings
     from model.loader import build_pipeline
     from model.policy.config import load_policy
     from model.policy.engine import PolicyEngine

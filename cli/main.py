@@ -38,7 +38,7 @@ app.add_typer(models_app, name="models")
 def _settings(**overrides: Any):  # type: ignore[no-untyped-def]
     from pydantic import ValidationError
 
-    from api.settings import Settings
+    from service.settings import Settings
 
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -69,7 +69,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
         os.environ["SIFT_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     settings = _settings(host=host, port=port)
     _configure_logging(settings.log_level)
-    from api.db.migrate import upgrade
+    from service.db.migrate import upgrade
 
     upgrade(settings.effective_database_url)  # once, before the workers start (they would race on a fresh database)
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
@@ -155,7 +155,7 @@ def batch(input: Annotated[Path, typer.Option("--input", "-i", help="JSONL or Pa
 def keys_create(name: Annotated[str, typer.Option(help="who uses the key")],
                 scope: Annotated[list[str], typer.Option(help="classify, review or admin (repeatable)")] = ["classify"]) -> None:  # noqa: B006
     """Create an API key and print it once (only its hash is stored)."""
-    from api.db.repository import create_api_key
+    from service.db.repository import create_api_key
 
     with _session() as session:
         try:
@@ -172,7 +172,7 @@ def keys_list() -> None:
     """List keys (never the keys themselves)."""
     from sqlalchemy import select
 
-    from api.db.models import ApiKey
+    from service.db.models import ApiKey
 
     with _session() as session:
         for row in session.scalars(select(ApiKey).order_by(ApiKey.created_at)):
@@ -183,7 +183,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by its id."""
-    from api.db.repository import revoke_api_key
+    from service.db.repository import revoke_api_key
 
     with _session() as session:
         if not revoke_api_key(session, key_id):
@@ -195,15 +195,15 @@ def keys_revoke(key_id: str) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply the migrations to the configured database."""
-    from api.db.migrate import upgrade
+    from service.db.migrate import upgrade
 
     upgrade(_settings().effective_database_url, revision)
     typer.echo("database is up to date")
 
 
 def _session():  # type: ignore[no-untyped-def]
-    from api.db.migrate import upgrade
-    from api.db.session import make_engine, make_session_factory
+    from service.db.migrate import upgrade
+    from service.db.session import make_engine, make_session_factory
 
     url = _settings().effective_database_url
     upgrade(url)
@@ -249,7 +249,7 @@ def train(config: Annotated[Path | None, typer.Option(help="YAML training config
           epochs: Annotated[int | None, typer.Option(min=1)] = None,
           promote: Annotated[bool, typer.Option(help="make the new model current when none is")] = True) -> None:
     """Fine-tune the classifier on the seed data (plus imports), calibrate, export int8 ONNX, register it."""
-    from api.settings import RELEASE_MODEL_DIR
+    from service.settings import RELEASE_MODEL_DIR
     from training.config import load_config
     from training.data import DataError
     from training.registry import Registry
@@ -333,7 +333,7 @@ PROBES_DIR = Path(__file__).resolve().parents[1] / "data" / "probes"
 
 def _evaluate_sources(pipeline, name: str, model_dir: Path, target: Path) -> None:  # type: ignore[no-untyped-def]
     """One line per held-out set: seed dev and test, each public source's dev split, each probe set."""
-    from api.settings import RELEASE_MODEL_DIR
+    from service.settings import RELEASE_MODEL_DIR
     from model.pipeline import Pipeline
     from training.compare import held_out_sets, trained_sources
     from training.evaluate import format_sources, gold, run_profanity_check, score_set
@@ -379,7 +379,7 @@ def models_list() -> None:
 @models_app.command("current")
 def models_current() -> None:
     """Print the current model's version (exit code 1 when there is none)."""
-    from api.settings import RELEASE_MODEL_DIR
+    from service.settings import RELEASE_MODEL_DIR
     from training.registry import Registry
 
     current = Registry(_settings().data_dir / "models").current()
@@ -414,7 +414,7 @@ def models_compare(candidate: Annotated[str, typer.Argument(help="a version in t
 
 
 def _compare(candidate: str, data: list[Path] | None, tolerance: float):  # type: ignore[no-untyped-def]
-    from api.settings import RELEASE_MODEL_DIR
+    from service.settings import RELEASE_MODEL_DIR
     from training.compare import compare, held_out_sets, trained_sources
     from training.registry import Registry, RegistryError
 
@@ -543,7 +543,7 @@ def users_create(username: Annotated[str, typer.Option(help="the moderator's sig
 @review_app.command("purge")
 def review_purge(days: Annotated[int | None, typer.Option(help="retention in days (default: settings, 90)")] = None) -> None:
     """Forget the text of comments older than the retention period (the service also does this at start-up)."""
-    from api.db.review import purge_expired
+    from service.db.review import purge_expired
 
     settings = _settings()
     with _session() as session:
@@ -571,7 +571,7 @@ def data_export_decisions(output: Annotated[Path, typer.Option("--output", "-o",
     import hashlib
     from datetime import UTC, datetime
 
-    from api.db.review import decisions
+    from service.db.review import decisions
 
     rows = []
     with _session() as session:

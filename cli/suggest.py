@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from api.db.models import ClassificationRecord
-from api.db.review import enqueue
+from service.db.models import ClassificationRecord
+from service.db.review import enqueue
 from model.pipeline import Pipeline
 
 

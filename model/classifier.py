@@ -7,7 +7,10 @@ In the manner of scikit-learn and SetFit: a cheap constructor, heavy loading in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
+
+# The metadata file every model artifact carries (version, labels, thresholds, bands, training config).
+MODEL_META_FILE: Final = "sift_model.json"
 
 
 class ClassifierError(RuntimeError):

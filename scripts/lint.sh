@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check model api training cli tests bench
-.venv/bin/mypy model api training cli
+.venv/bin/ruff check model api service training cli tests bench
+.venv/bin/mypy model api service training cli

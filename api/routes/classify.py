@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
-from api.db.offences import DbHistory
-from api.db.repository import author_hash, record_classifications
+from service.db.offences import DbHistory
+from service.db.repository import author_hash, record_classifications
 from api.deps import ClassifyCallerDep, PolicyDep
 from api.schemas import (
     MAX_BATCH_ITEMS,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from api.db.models import ClassificationRecord, ReviewItem
-from api.db.review import MAX_AGE_HOURS, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
+from service.db.models import ClassificationRecord, ReviewItem
+from service.db.review import MAX_AGE_HOURS, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
 from api.deps import ReviewerDep, SessionDep
 from api.schemas import Channel, ErrorPublic
 from model.labels import FLAGS, LABELS
@@ -65,7 +65,7 @@ class ReviewDecisionPublic(BaseModel):
 
 
 def _public(item: ReviewItem, rec: ClassificationRecord) -> ReviewItemPublic:
-    from api.db.review import PRIORITY_RANK
+    from service.db.review import PRIORITY_RANK
 
     names = {v: k for k, v in PRIORITY_RANK.items()}
     return ReviewItemPublic(

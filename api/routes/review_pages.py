@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from api import charts
 from api.auth import authenticate, csrf_ok, end_session, start_session
-from api.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
-from api.db.review import MAX_AGE_HOURS, PRIORITY_RANK, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
+from service.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
+from service.db.review import MAX_AGE_HOURS, PRIORITY_RANK, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
 from api.deps import ModeratorPageDep, SessionDep, WebSessionDep
 from model.labels import CHANNELS, FLAGS, LABELS
 from model.policy.config import ACTIONS

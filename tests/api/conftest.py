@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from api.main import create_app
-from api.settings import Settings
+from service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("SIFT_TEST_POSTGRES_URL")

@@ -146,7 +146,7 @@ def test_when_keys_are_required_then_calls_without_a_valid_key_are_refused(tmp_p
     with TestClient(app) as client:
         assert client.post("/classify", json={"text": "hi"}).status_code == 401
         assert client.post("/classify", json={"text": "hi"}, headers={"X-API-Key": "sift_wrong"}).status_code == 401
-        from api.db.repository import create_api_key
+        from service.db.repository import create_api_key
 
         with app.state.session_factory() as session:
             _, good = create_api_key(session, "crm", ["classify"])

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import AuthorOffence, ClassificationRecord
-from api.db.offences import clear_offences
+from service.db.models import AuthorOffence, ClassificationRecord
+from service.db.offences import clear_offences
 from api.main import create_app
 from tests.api.conftest import make_settings
 

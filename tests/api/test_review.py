@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.auth import create_user
-from api.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
-from api.db.repository import create_api_key
-from api.db.review import purge_expired
+from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
+from service.db.repository import create_api_key
+from service.db.review import purge_expired
 from api.main import create_app
 from tests.api.conftest import make_settings
 
@@ -82,10 +82,10 @@ def test_two_moderators_never_hold_the_same_item_and_claims_expire(app) -> None:
     key = {"X-API-Key": app.state.review_key}
     item = client.get("/review/items", headers=key).json()["items"][0]
     with app.state.session_factory() as session:
-        from api.db.review import claim
+        from service.db.review import claim
 
         claim(session, item["id"], "maria")
-        from api.db.review import ReviewError
+        from service.db.review import ReviewError
 
         with pytest.raises(ReviewError, match="being reviewed by maria"):
             claim(session, item["id"], "sam")
@@ -173,7 +173,7 @@ def test_session_for_a_disabled_user_stops_working(app, tmp_path: Path) -> None:
     client: TestClient = app.state.test_client
     login(client)
     with Session(app.state.engine) as session:
-        from api.db.models import User
+        from service.db.models import User
 
         session.execute(update(User).where(User.username == "maria").values(disabled=True))
         session.commit()

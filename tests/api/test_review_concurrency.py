@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.db.review import claim_next
+from service.db.review import claim_next
 from api.main import create_app
 from tests.api.conftest import make_settings
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 
-from api.db.migrate import downgrade, upgrade
-from api.db.models import ClassificationRecord
+from service.db.migrate import downgrade, upgrade
+from service.db.models import ClassificationRecord
 from api.main import create_app
 from tests.api.conftest import make_settings
 
@@ -48,7 +48,7 @@ def test_migrations_run_up_and_down(tmp_path: Path, database_url: str) -> None:
 def test_a_failing_statement_never_shows_its_parameters(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
-    from api.db.session import make_engine
+    from service.db.session import make_engine
 
     secret = "call me on 07700 900123 at jo@example.com"
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")

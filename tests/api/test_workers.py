@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from api.db.migrate import upgrade
-from api.db.models import ClassificationRecord
-from api.db.repository import create_api_key
+from service.db.migrate import upgrade
+from service.db.models import ClassificationRecord
+from service.db.repository import create_api_key
 from tests.serving import wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]

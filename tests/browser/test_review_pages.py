@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from api.auth import create_user
-from api.db.models import AuditEntry, ClassificationRecord
+from service.db.models import AuditEntry, ClassificationRecord
 from api.main import create_app
 from tests.api.conftest import make_settings
 from tests.serving import wait_until_healthy

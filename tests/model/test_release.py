@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import RELEASE_MODEL_DIR, Settings
+from service.settings import RELEASE_MODEL_DIR, Settings
 from model.loader import build_pipeline
 from model.pipeline import Pipeline
 

@@ -25,7 +25,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_train_registers_and_promotes_the_first_model_then_evaluate_writes_a_report(env: Path, tiny_model: Path,
                                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("api.settings.RELEASE_MODEL_DIR", env / "no-release")  # a checkout without a shipped model
+    monkeypatch.setattr("service.settings.RELEASE_MODEL_DIR", env / "no-release")  # a checkout without a shipped model
     runner = CliRunner()
     config = env / "tiny.yaml"
     config.write_text(yaml.safe_dump({"base_model": "tiny-random", "epochs": 1, "train_limit": 64, "batch_size": 32,
@@ -55,9 +55,9 @@ def test_train_registers_and_promotes_the_first_model_then_evaluate_writes_a_rep
 
 def test_with_a_shipped_release_training_does_not_replace_it_until_promoted(env: Path, tiny_model: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.settings import Settings
+    from service.settings import Settings
 
-    monkeypatch.setattr("api.settings.RELEASE_MODEL_DIR", tiny_model)
+    monkeypatch.setattr("service.settings.RELEASE_MODEL_DIR", tiny_model)
     settings = Settings(data_dir=env / "var", secret_key="t")
     assert settings.effective_model_dir == tiny_model  # nothing promoted: the release is served
     config = env / "tiny.yaml"

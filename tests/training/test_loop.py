@@ -81,7 +81,7 @@ def run_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base: Path, train_
         assert runner.invoke(cli, ["review", "suggest", "--input", str(new), "--n", str(n)]).exit_code == 0
         with app.state.session_factory() as session:
             create_user(session, "maria", "correct horse battery")
-        from api.db.repository import create_api_key
+        from service.db.repository import create_api_key
 
         with app.state.session_factory() as session:
             _, key = create_api_key(session, "mods", ["review"])

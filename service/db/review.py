@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from api.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
-from api.db.offences import clear_offences, record_offences
+from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
+from service.db.offences import clear_offences, record_offences
 from model.labels import FLAGS, LABELS
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "normal": 3, "low": 4}

@@ -1,9 +1,9 @@
-"""Alembic environment: the URL comes from the caller (api/db/migrate.py)."""
+"""Alembic environment: the URL comes from the caller (service/db/migrate.py)."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from api.db.models import Base
+from service.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

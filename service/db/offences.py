@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import AuthorOffence, utcnow
+from service.db.models import AuthorOffence, utcnow
 from model.policy.history import Offence
 
 

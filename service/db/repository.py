@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from api.db.models import ApiKey, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
-from api.db.review import PRIORITY_RANK
+from service.db.models import ApiKey, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
+from service.db.review import PRIORITY_RANK
 from model.result import Classification
 
 KEY_PREFIX = "sift_"
