@@ -224,7 +224,7 @@ class Pipeline:
     @staticmethod
     def _evidence(norm: NormalizedText, hit: Hit) -> Evidence:
         start, end = norm.to_original(hit.start, hit.end)
-        return Evidence(hit.target, f"rules:{hit.rule}", hit.score, start, end, hit.detail, hit.entity)
+        return Evidence(hit.target, f"rules:{hit.rule}", hit.score, start, end, hit.detail, hit.entity, hit.category)
 
     @staticmethod
     def _redact(norm: NormalizedText, hits: list[Hit]) -> str:

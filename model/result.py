@@ -19,6 +19,7 @@ class Evidence:
 
     ``source`` is ``rules:<rule name>`` or ``model:<version>``; ``start``/``end`` index
     the text the caller sent (``None`` for whole-text judgements such as the model's).
+    ``category`` is the rule hit's kind (``model.rules.base``), for code to branch on.
     """
 
     target: str
@@ -28,6 +29,7 @@ class Evidence:
     end: int | None = None
     detail: str = ""
     entity: str | None = None  # for personal data: PHONE, EMAIL, ... (drives redaction)
+    category: str = ""  # what kind of finding a rule made: threat, phone, link, staff, cue, ... ("" for the model)
 
 
 @dataclass(slots=True)

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from model.labels import FLAGS, LABELS
-from model.rules.base import Regex
+from model.labels import CHANNELS, FLAGS, LABELS, REMOVAL_REASONS, Priority, RemovalReason
+from model.shipped import POLICY_FILE
+from model.yamlfiles import Regex, load_yaml
+from model.yamlfiles import StrictModel as _Strict
 
 ACTIONS = ("delete_post", "remove_post", "private_message", "block_author", "report_to_platform", "answer_publicly",
            "public_reply", "raise_with_customer_experience", "escalate_emergency")
-PRIORITIES = ("urgent", "high", "medium", "normal", "low")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "data" / "policy.yaml"
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: Final[tuple[Day, ...]] = get_args(Day)
+DEFAULT_POLICY = POLICY_FILE
+# A category of a rule hit (``Evidence.category``: threat, hate, phone, link, ...): one lower-case word.
+_CATEGORY = re.compile(r"[a-z][a-z_]*")
 
 
 class PolicyError(ValueError):
     """The policy file is invalid; the message names the file and the key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class OfficeHours(_Strict):
@@ -45,7 +46,7 @@ class Holidays(_Strict):
 class Calendar(_Strict):
     timezone: str = "Europe/London"
     office_hours: OfficeHours
-    working_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+    working_days: list[Day]
     holidays: Holidays = Holidays()
     closures: list[date] = Field(default_factory=list)
 
@@ -62,7 +63,7 @@ class Calendar(_Strict):
 
     @field_validator("working_days")
     @classmethod
-    def _some_days(cls, value: list[str]) -> list[str]:
+    def _some_days(cls, value: list[Day]) -> list[Day]:
         if not value:
             raise ValueError("working_days needs at least one day")
         return value
@@ -73,17 +74,20 @@ class Sla(_Strict):
     respond_hours: float = Field(gt=0, le=200)
 
 
+_BLOCKED_FOR: tuple[RemovalReason, ...] = ("abusive", "staff_named", "spam")
+
+
 class RepeatOffenders(_Strict):
     removals: int = Field(3, ge=1)
     window_days: int = Field(30, ge=1)
-    reasons: list[str] = Field(default_factory=lambda: ["abusive", "staff_named", "spam"])
+    reasons: list[RemovalReason] = Field(default_factory=lambda: list(_BLOCKED_FOR))
 
-    @field_validator("reasons")
+    @field_validator("reasons", mode="before")
     @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in LABELS + FLAGS]
+    def _known(cls, value: object) -> object:
+        bad = [v for v in value if v not in REMOVAL_REASONS] if isinstance(value, list) else []
         if bad:
-            raise ValueError(f"unknown reasons {bad}; use labels or flags: {list(LABELS + FLAGS)}")
+            raise ValueError(f"unknown reasons {bad}; a removal is counted as one of {list(REMOVAL_REASONS)}")
         return value
 
 
@@ -114,6 +118,9 @@ class ActionSpec(_Strict):
 class When(_Strict):
     labels_any: list[str] = Field(default_factory=list)
     flags_any: list[str] = Field(default_factory=list)
+    # Rule hits by category (Evidence.category: threat, hate, phone, link, ...).
+    categories_any: list[str] = Field(default_factory=list)
+    # Rule hits by source prefix ("rules:abuse.threat"), as older policy files say it.
     evidence_any: list[str] = Field(default_factory=list)
     emergency: bool = False
 
@@ -122,8 +129,11 @@ class When(_Strict):
         bad = [x for x in self.labels_any if x not in LABELS] + [x for x in self.flags_any if x not in FLAGS]
         if bad:
             raise ValueError(f"unknown labels or flags {bad}")
-        if not (self.labels_any or self.flags_any or self.evidence_any or self.emergency):
-            raise ValueError("a rule's `when` needs at least one of labels_any, flags_any, evidence_any, emergency")
+        odd = [c for c in self.categories_any if not _CATEGORY.fullmatch(c)]
+        if odd:
+            raise ValueError(f"categories {odd} are not categories of rule hits (one lower-case word each: threat, hate, phone)")
+        if not (self.labels_any or self.flags_any or self.categories_any or self.evidence_any or self.emergency):
+            raise ValueError("a rule's `when` needs at least one of labels_any, flags_any, categories_any, evidence_any, emergency")
         return self
 
 
@@ -131,7 +141,7 @@ class RuleSpec(_Strict):
     id: str
     guide: str = Field(min_length=1, description="the sentence of the guide this rule comes from")
     when: When
-    priority: Literal["urgent", "high", "medium", "normal", "low"]
+    priority: Priority
     route_to: str
     actions: list[ActionSpec]
     sla: bool = False
@@ -169,6 +179,9 @@ class PolicyFile(_Strict):
         for name, variants in self.templates.items():
             if "default" not in variants:
                 raise ValueError(f"templates.{name} needs a `default` text")
+            odd = sorted(set(variants) - {"default", *CHANNELS})
+            if odd:
+                raise ValueError(f"templates.{name}: {odd} are not channels; variants are `default` or one of {list(CHANNELS)}")
         ids = [r.id for r in self.rules]
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique")
@@ -176,6 +189,4 @@ class PolicyFile(_Strict):
 
 
 def load_policy(path: Path = DEFAULT_POLICY) -> PolicyFile:
-    from model.rules.files import load_yaml
-
     return load_yaml(path, PolicyFile, error=PolicyError, what="policy file")

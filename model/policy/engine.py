@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from model.labels import PRIORITY_RANK, REMOVAL_REASONS, Channel, Priority, RemovalReason
 from model.policy.calendar import WorkingCalendar
-from model.policy.config import PRIORITIES, PolicyFile, RuleSpec
+from model.policy.config import PolicyFile, RuleSpec
 from model.policy.history import NoHistory, Offence, OffenceHistory
 from model.result import Classification
 
@@ -45,11 +46,11 @@ class Sla:
 class PolicyDecision:
     actions: list[Action]
     route_to: str | None
-    priority: str
+    priority: Priority
     reply_templates: dict[str, str]
     sla: Sla | None
     rules_fired: list[str]
-    removal_reasons: list[str]
+    removal_reasons: list[RemovalReason]
     emergency: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +63,13 @@ class PolicyDecision:
 
 
 class PolicyEngine:
+    """The policy file's rules applied to one classified comment.
+
+    >>> engine = PolicyEngine(load_policy())  # doctest: +SKIP
+    >>> engine.decide(pipeline.classify("I'll smash the office up"), "I'll smash the office up").priority  # doctest: +SKIP
+    'urgent'
+    """
+
     def __init__(self, policy: PolicyFile):
         self.policy = policy
         self.calendar = WorkingCalendar.from_policy(policy.calendar)
@@ -81,20 +89,22 @@ class PolicyEngine:
             return True
         if any(result.flags.get(flag) for flag in w.flags_any):
             return True
+        if any(e.category in w.categories_any for e in result.evidence):
+            return True
         return any(e.source.startswith(prefix) for e in result.evidence for prefix in w.evidence_any)
 
     def _simple(self, result: Classification, text: str) -> bool:
         rule = self.policy.simple_query
         return len(text.split()) <= rule.max_words and not any(label in result.labels for label in rule.not_with)
 
-    def _template(self, name: str, channel: str | None) -> str:
+    def _template(self, name: str, channel: Channel | str | None) -> str:
         variants = self.policy.templates[name]
         text = variants.get(channel or "default", variants["default"])
         org = self.policy.organisation
         # Only the organisation's own details are filled in: nothing the commenter wrote is echoed back.
         return text.format(org_name=org.name, contact_email=org.contact_email, out_of_hours_phone=org.out_of_hours_phone)
 
-    def decide(self, result: Classification, text: str, *, channel: str | None = None, posted_at: datetime | None = None,
+    def decide(self, result: Classification, text: str, *, channel: Channel | str | None = None, posted_at: datetime | None = None,
                author_hash: str | None = None, history: OffenceHistory | None = None, now: datetime | None = None) -> PolicyDecision:
         history = history or NoHistory()
         received = now or datetime.now(UTC)
@@ -126,21 +136,20 @@ class PolicyEngine:
         if block and not any(a.action == "block_author" for a in actions):
             actions.append(block)
 
-        priority = min((r.priority for r in fired), key=PRIORITIES.index, default="low")
+        priority: Priority = min((r.priority for r in fired), key=PRIORITY_RANK.__getitem__, default="low")
         route = fired[0].route_to if fired else None
         team = self.policy.teams.get(route) if route else None
         sla = self._sla(fired, posted, emergency)
         return PolicyDecision(actions=actions, route_to=team, priority=priority, reply_templates=templates, sla=sla,
                               rules_fired=[r.id for r in fired], removal_reasons=removal_reasons, emergency=emergency)
 
-    def _removal_reasons(self, result: Classification, actions: list[Action]) -> list[str]:
+    def _removal_reasons(self, result: Classification, actions: list[Action]) -> list[RemovalReason]:
         if not any(a.action in REMOVALS for a in actions):
             return []
-        reasons = [label for label in result.labels if label in ("abusive", "pii")]
-        reasons += [flag for flag, on in result.flags.items() if on]
-        return reasons
+        on = [*result.labels, *(flag for flag, raised in result.flags.items() if raised)]
+        return [reason for tag in on for reason in REMOVAL_REASONS if tag == reason]
 
-    def _repeat_offender(self, author_hash: str | None, reasons: list[str], history: OffenceHistory,
+    def _repeat_offender(self, author_hash: str | None, reasons: list[RemovalReason], history: OffenceHistory,
                          posted: datetime) -> Action | None:
         rule = self.policy.repeat_offenders
         counted = [r for r in reasons if r in rule.reasons]

@@ -9,11 +9,12 @@ regular expressions from the same file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 
-from model.rules.base import Hit, Pattern
-from model.rules.files import AbuseFile, TermSpec, load_yaml
+from model.rules.base import AbuseCategory, Hit, Pattern
+from model.rules.files import AbuseFile, TermSpec, load_rule_file
 from model.rules.prefilter import PatternGate
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
@@ -41,11 +42,11 @@ REPORTED_SCORE = 0.4
 # never negated away ("not f***ing fixed" is still swearing).
 _NEGATION = re.compile(r"\b(?:not|never|no|aren't|arent|isn't|isnt|wasn't|weren't|ain't|nobody is|no one is|nobody's)\s+"
                        r"(?:a\s+|an\s+|all\s+|just\s+)?$")
-_NEGATABLE = ("insult", "hate")
+_NEGATABLE: Final[frozenset[AbuseCategory]] = frozenset({"insult", "hate"})
 
 # Categories aimed at someone: abuse of the organisation is also `negative` (the guide),
 # hate at a group alone is not, so only these categories suggest a negative tone.
-NEGATIVE_CATEGORIES = frozenset({"swear", "insult", "threat", "harm"})
+NEGATIVE_CATEGORIES: Final[frozenset[AbuseCategory]] = frozenset({"swear", "insult", "threat", "harm"})
 
 # What a token is, worked out once per distinct token (see AbuseRule._read): a break (a
 # mention, a link, punctuation alone) ends a run of spaced letters; a single letter joins
@@ -59,7 +60,7 @@ _MEMO_SIZE = 50_000
 @dataclass(frozen=True, slots=True)
 class _Term:
     word: str
-    category: str
+    category: AbuseCategory
     score: float
     match: str
 
@@ -71,10 +72,11 @@ class _Found:
     rule: str
     score: float
     detail: str
+    category: AbuseCategory
 
     @classmethod
     def of(cls, term: _Term, how: str) -> _Found:
-        return cls(f"abuse.{term.category}", term.score, term.category + (f", {how}" if how else ""))
+        return cls(f"abuse.{term.category}", term.score, term.category + (f", {how}" if how else ""), term.category)
 
 
 # (kind, offset of the core in the token, core, what the core matched)
@@ -91,7 +93,8 @@ class AbuseRule:
 
     name = "abuse"
 
-    def __init__(self, terms: list[TermSpec], safe_words: list[str], phrases: list[Pattern], phrase_categories: dict[str, str]):
+    def __init__(self, terms: list[TermSpec], safe_words: list[str], phrases: list[Pattern],
+                 phrase_categories: dict[str, AbuseCategory]):
         self._exact: dict[str, _Term] = {}
         self._prefix: list[_Term] = []
         self._infix: list[_Term] = []
@@ -120,7 +123,7 @@ class AbuseRule:
 
     @classmethod
     def from_file(cls, path: Path) -> AbuseRule:
-        spec = load_yaml(path, AbuseFile)
+        spec = load_rule_file(path, AbuseFile)
         where = str(path)
         phrases = [Pattern.build(p.name, p.regex, p.score, where=where) for p in spec.phrases]
         return cls(spec.terms, spec.not_abusive, phrases, {p.name: p.category for p in spec.phrases})
@@ -252,7 +255,8 @@ class AbuseRule:
             if len(singles) >= 3:
                 found = self._match_spaced("".join(s[2] for s in singles))
                 if found:
-                    hits.append(Hit("abusive", found.rule, found.score, singles[0][0], singles[-1][1], detail=found.detail))
+                    hits.append(Hit("abusive", found.rule, found.score, singles[0][0], singles[-1][1], detail=found.detail,
+                                    category=found.category))
             singles.clear()
 
         for match in _TOKEN.finditer(lowered):
@@ -265,15 +269,17 @@ class AbuseRule:
                 flush_singles()
             if found:
                 start = match.start() + offset
-                hits.append(Hit("abusive", found.rule, found.score, start, start + len(core), detail=found.detail))
+                hits.append(Hit("abusive", found.rule, found.score, start, start + len(core), detail=found.detail,
+                                category=found.category))
         flush_singles()
 
         for pattern, possible in zip(self._phrases, self._gate.mask(lowered), strict=True):
             if not possible:
                 continue
+            category = self._phrase_categories[pattern.name]
             for m in pattern.regex.finditer(lowered):
-                category = self._phrase_categories.get(pattern.name, "")
-                hits.append(Hit("abusive", f"abuse.{pattern.name}", pattern.score, m.start(), m.end(), detail=category))
+                hits.append(Hit("abusive", f"abuse.{pattern.name}", pattern.score, m.start(), m.end(), detail=category,
+                                category=category))
         return self._reported(lowered, hits) if hits else hits
 
     @staticmethod
@@ -281,15 +287,15 @@ class AbuseRule:
         """Lower the score of hits inside quotes or just after a reporting verb ("called me a ...")."""
         spans = [(m.start(), m.end()) for m in _QUOTED.finditer(lowered)]
         spans += [(m.end(), m.end() + _REPORT_WINDOW) for m in _REPORTED_BY.finditer(lowered)]
-        out = []
+        out: list[Hit] = []
         for hit in hits:
             why = ""
             if hit.score > REPORTED_SCORE:
                 if any(start <= hit.start and hit.end <= end + 15 for start, end in spans):
                     why = "quoted or reported speech"
-                elif hit.detail.startswith(_NEGATABLE) and _NEGATION.search(lowered[max(0, hit.start - 20):hit.start]):
+                elif hit.category in _NEGATABLE and _NEGATION.search(lowered[max(0, hit.start - 20):hit.start]):
                     why = "negated"
             if why:
-                hit = Hit(hit.target, hit.rule, REPORTED_SCORE, hit.start, hit.end, detail=f"{hit.detail}; {why}" if hit.detail else why)
+                hit = replace(hit, score=REPORTED_SCORE, detail=f"{hit.detail}; {why}" if hit.detail else why)
             out.append(hit)
         return out

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Protocol
+from dataclasses import dataclass, field
+from typing import Final, Literal, Protocol, get_args
 
-from pydantic import AfterValidator
+from model.labels import TARGETS, Target
 
-from model.labels import TARGETS
-
-
-def compiled_regex(value: str) -> str:
-    """A pydantic validator: the value must compile as a regular expression."""
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"regular expression does not compile: {exc}") from exc
-    return value
-
-
-Regex = Annotated[str, AfterValidator(compiled_regex)]
+# What kind of finding a hit is, by rule family: the field ``Hit.category`` (and ``Evidence.category``)
+# that code branches on, rather than on rule names or details. Personal data hits use the entity
+# kind in lower case (``phone``, ``email``, ``postcode``, ... : see ``model.rules.pii``).
+AbuseCategory = Literal["swear", "insult", "obscene", "hate", "threat", "harm"]
+SpamCategory = Literal["phrase", "link"]  # scam or advert phrasing; a suspicious link
+CueCategory = Literal["cue", "veto"]  # a cue for a judgement label; a cue that scales one down
+ABUSE_CATEGORIES: Final[tuple[AbuseCategory, ...]] = get_args(AbuseCategory)
+SPAM_CATEGORIES: Final[tuple[SpamCategory, ...]] = get_args(SpamCategory)
+CUE_CATEGORIES: Final[tuple[CueCategory, ...]] = get_args(CueCategory)
+STAFF_CATEGORY: Final = "staff"
 
 
 class RuleConfigError(ValueError):
@@ -35,19 +32,29 @@ class RuleConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One rule firing on the normalised text (spans index the normalised text)."""
+    """One rule firing on the normalised text (spans index the normalised text).
 
-    target: str  # a label or flag
+    ``category`` says what kind of finding it is (``threat``, ``phone``, ``link``, ``staff``, ``cue``, ...);
+    ``detail`` is prose for people and is never parsed.
+
+    >>> Hit("abusive", "abuse.threat.violence", 0.9, 0, 12, category="threat").category
+    'threat'
+    """
+
+    target: Target  # a label or flag
     rule: str  # e.g. "pii.phone"
     score: float
     start: int
     end: int
     detail: str = ""
     entity: str | None = None
+    category: str = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"hit target {self.target!r} is not one of {TARGETS}")
+        if not self.category:
+            raise ValueError(f"hit of rule {self.rule!r} has no category")
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"hit score {self.score} is outside [0, 1]")
 

@@ -7,13 +7,16 @@ question) scale a label down. They mark what they found so a moderator can see w
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Final
 
+from model.labels import Label
 from model.rules.base import Hit, Pattern
-from model.rules.files import CuesFile, load_yaml
+from model.rules.files import CuesFile, PhraseSpec, load_rule_file
 from model.rules.prefilter import PatternGate
 
-CUE_LABELS = ("query", "complaint", "compliment", "negative")
+CUE_LABELS: Final[tuple[Label, ...]] = ("query", "complaint", "compliment", "negative")
 
 
 class CueRule:
@@ -22,12 +25,14 @@ class CueRule:
     name = "cues"
 
     def __init__(self, spec: CuesFile, *, where: str = "cues.yaml"):
-        def build(items: list) -> list[Pattern]:  # type: ignore[type-arg]
+        def build(items: list[PhraseSpec]) -> list[Pattern]:
             return [Pattern.build(c.name, c.regex, c.score, where=where) for c in items]
 
         # Emoji and capitals matter for some cues, so these patterns see the original case.
-        self._cues = {label: build(getattr(spec, label)) for label in CUE_LABELS}
-        self._vetoes = {"query": build(spec.not_query), "compliment": build(spec.not_compliment)}
+        cues: dict[Label, list[PhraseSpec]] = {"query": spec.query, "complaint": spec.complaint, "compliment": spec.compliment,
+                                               "negative": spec.negative}
+        self._cues = {label: build(cues[label]) for label in CUE_LABELS}
+        self._vetoes: dict[Label, list[Pattern]] = {"query": build(spec.not_query), "compliment": build(spec.not_compliment)}
         # One gate over every cue and veto: a pattern that cannot match is not searched for.
         everything = [p for patterns in [*self._cues.values(), *self._vetoes.values()] for p in patterns]
         self._gate = PatternGate([p.regex for p in everything])
@@ -37,17 +42,18 @@ class CueRule:
 
     @classmethod
     def from_file(cls, path: Path) -> CueRule:
-        return cls(load_yaml(path, CuesFile), where=str(path))
+        return cls(load_rule_file(path, CuesFile), where=str(path))
 
     def find(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
         possible = self._gate.mask(text)
         for label, patterns in self._cue_slots.items():
-            label_hits = []
+            label_hits: list[Hit] = []
             for pattern, slot in patterns:
                 m = pattern.regex.search(text) if possible[slot] else None
                 if m:
-                    label_hits.append(Hit(label, f"cues.{label}.{pattern.name}", pattern.score, m.start(), m.end(), detail="cue"))
+                    label_hits.append(Hit(label, f"cues.{label}.{pattern.name}", pattern.score, m.start(), m.end(), detail="cue",
+                                          category="cue"))
             if not label_hits:
                 continue
             veto = 0.0
@@ -56,8 +62,8 @@ class CueRule:
                 if m:
                     veto = max(veto, pattern.score)
                     hits.append(Hit(label, f"cues.not_{label}.{pattern.name}", 0.0, m.start(), m.end(),
-                                    detail=f"vetoes {label} ({pattern.score:.2f})"))
+                                    detail=f"vetoes {label} ({pattern.score:.2f})", category="veto"))
             if veto:
-                label_hits = [Hit(h.target, h.rule, round(h.score * (1 - veto), 4), h.start, h.end, h.detail) for h in label_hits]
+                label_hits = [replace(h, score=round(h.score * (1 - veto), 4)) for h in label_hits]
             hits.extend(label_hits)
         return hits

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from model.labels import TARGETS
 from model.rules.abuse import NEGATIVE_CATEGORIES, AbuseRule
-from model.rules.base import Hit, Rule
+from model.rules.base import CUE_CATEGORIES, Hit, Rule
 from model.rules.cues import CUE_LABELS, CueRule
 from model.rules.files import DEFAULT_RULES_DIR
 from model.rules.pii import PiiRule
@@ -62,10 +62,10 @@ class RulesEngine:
         hits: list[Hit] = []
         for rule in self.rules:
             hits.extend(rule.find(text))
-        scores = dict.fromkeys(TARGETS, 0.0)
-        misses = dict.fromkeys(CUE_LABELS, 1.0)
+        scores: dict[str, float] = dict.fromkeys(TARGETS, 0.0)
+        misses: dict[str, float] = dict.fromkeys(CUE_LABELS, 1.0)
         for hit in hits:
-            if hit.rule.startswith("cues."):
+            if hit.category in CUE_CATEGORIES:
                 misses[hit.target] *= 1.0 - hit.score
             else:
                 scores[hit.target] = max(scores[hit.target], hit.score)
@@ -76,6 +76,6 @@ class RulesEngine:
         if scores["spam"] >= SPAM_OVERRIDES_CONTACT and scores["pii"] > 0:
             personal = [h for h in hits if h.target == "pii" and h.entity not in CONTACT_ENTITIES]
             scores["pii"] = max((h.score for h in personal), default=0.0)
-        if any(h.target == "abusive" and h.detail.split(",")[0] in NEGATIVE_CATEGORIES and h.score >= 0.5 for h in hits):
+        if any(h.target == "abusive" and h.category in NEGATIVE_CATEGORIES and h.score >= 0.5 for h in hits):
             scores["negative"] = max(scores["negative"], ABUSE_TO_NEGATIVE)
         return RulesOutput(hits, scores)

@@ -8,37 +8,38 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from model.rules.base import Regex, RuleConfigError
+from model.rules.base import AbuseCategory, RuleConfigError
+from model.shipped import RULES_DIR
+from model.yamlfiles import Regex, load_yaml
+from model.yamlfiles import StrictModel as _Strict
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "data" / "rules"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+DEFAULT_RULES_DIR = RULES_DIR
 
 
 class PhraseSpec(_Strict):
     name: str
     regex: Regex
     score: float = Field(ge=0.0, le=1.0)
-    category: str = ""
+
+
+class AbusePhraseSpec(PhraseSpec):
+    category: AbuseCategory
 
 
 class TermSpec(_Strict):
     term: str = Field(min_length=1)
-    category: Literal["swear", "insult", "hate", "obscene"]
+    category: Literal["swear", "insult", "hate", "obscene"]  # words alone; threats and wishing harm are phrases
     score: float = Field(ge=0.0, le=1.0)
     match: Literal["exact", "prefix", "infix"] = "exact"
     forms: list[str] = Field(default_factory=list)
 
     @field_validator("term", "forms")
     @classmethod
-    def _lower_letters(cls, value: Any) -> Any:
+    def _lower_letters(cls, value: str | list[str]) -> str | list[str]:
         words = value if isinstance(value, list) else [value]
         for word in words:
             if not re.fullmatch(r"[a-z]+", word):
@@ -49,7 +50,7 @@ class TermSpec(_Strict):
 class AbuseFile(_Strict):
     terms: list[TermSpec]
     not_abusive: list[str] = Field(default_factory=list)
-    phrases: list[PhraseSpec] = Field(default_factory=list)
+    phrases: list[AbusePhraseSpec] = Field(default_factory=list)
 
 
 class CuesFile(_Strict):
@@ -95,17 +96,6 @@ class OrgFile(_Strict):
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_yaml(path: Path, schema: type[M], *, error: type[ValueError] = RuleConfigError, what: str = "rule file") -> M:
-    """Read ``path`` and validate it against ``schema``; errors (of type ``error``) name the file and the key."""
-    if not path.is_file():
-        raise error(f"{what} {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return schema.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
-                             for err in exc.errors())
-        raise error(f"{path}: {problems}") from exc
+def load_rule_file(path: Path, schema: type[M]) -> M:
+    """Read one rule file against its schema; a :class:`RuleConfigError` names the file and the key."""
+    return load_yaml(path, schema, error=RuleConfigError, what="rule file")

@@ -13,6 +13,7 @@ small pattern set alone costs 0.64 ms a comment, most of the rules path's 1 ms b
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import phonenumbers
@@ -21,7 +22,7 @@ from schwifty import IBAN
 from stdnum import luhn
 
 from model.rules.base import Hit, Pattern, Validator
-from model.rules.files import OrgFile, PiiFile, load_yaml
+from model.rules.files import OrgFile, PiiFile, load_rule_file
 from model.rules.prefilter import PatternGate
 
 # When two findings overlap, the more specific one wins (a card number is not a phone).
@@ -90,7 +91,7 @@ class PiiRule:
 
     @classmethod
     def from_files(cls, pii_path: Path, org_path: Path) -> PiiRule:
-        return cls(load_yaml(pii_path, PiiFile), load_yaml(org_path, OrgFile), where=str(pii_path))
+        return cls(load_rule_file(pii_path, PiiFile), load_rule_file(org_path, OrgFile), where=str(pii_path))
 
     def _national(self, number: str) -> str:
         try:
@@ -106,7 +107,7 @@ class PiiRule:
         # The matcher is slow; a hit needs ten digits or a "+", so skip texts with neither.
         if "+" not in text and len(_DIGIT.findall(text)) < _PHONE_DIGITS:
             return []
-        hits = []
+        hits: list[Hit] = []
         for match in phonenumbers.PhoneNumberMatcher(text, self._region, leniency=Leniency.POSSIBLE):
             raw = match.raw_string
             digits = _DIGITS.sub("", raw)
@@ -118,7 +119,8 @@ class PiiRule:
             if number_type not in _PERSONAL_TYPES:
                 continue
             score = 0.95 if phonenumbers.is_valid_number(match.number) else 0.85
-            hits.append(Hit("pii", "pii.phone", score, match.start, match.end, detail="phone number", entity="PHONE"))
+            hits.append(Hit("pii", "pii.phone", score, match.start, match.end, detail="phone number", entity="PHONE",
+                            category="phone"))
         return hits
 
     def find(self, text: str) -> list[Hit]:
@@ -138,7 +140,7 @@ class PiiRule:
                 if entity in {"REFERENCE", "BANK_ACCOUNT"} and not any(c.isdigit() for c in value):
                     continue
                 found.append(Hit("pii", f"pii.{pattern.name.lower()}", pattern.score, m.start(), m.end(),
-                                 detail=pattern.name.split(".", 1)[1].replace("_", " "), entity=entity))
+                                 detail=pattern.name.split(".", 1)[1].replace("_", " "), entity=entity, category=entity.lower()))
         for m in _POSTCODE.finditer(text) if postcode_possible else ():
             if self._is_org(m.group()):
                 continue
@@ -146,7 +148,7 @@ class PiiRule:
             tied = bool(self._person_context.search(context))
             found.append(Hit("pii", "pii.postcode", 0.9 if tied else 0.55, m.start(), m.end(),
                              detail="postcode tied to a person" if tied else "postcode with no person attached",
-                             entity="POSTCODE"))
+                             entity="POSTCODE", category="postcode"))
         return self._resolve(found)
 
     @staticmethod
@@ -160,5 +162,5 @@ class PiiRule:
                 kept.append(hit)
         # A name is personal data when something else about the person is given too.
         if any(h.entity == "PERSON" for h in kept) and any(h.entity not in {"PERSON", None} for h in kept):
-            kept = [Hit(h.target, h.rule, 0.9, h.start, h.end, h.detail, h.entity) if h.entity == "PERSON" else h for h in kept]
+            kept = [replace(h, score=0.9) if h.entity == "PERSON" else h for h in kept]
         return sorted(kept, key=lambda h: h.start)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from model.rules.base import Hit, Pattern
-from model.rules.files import OrgFile, SpamFile, load_yaml
+from model.rules.files import OrgFile, SpamFile, load_rule_file
 from model.rules.prefilter import PatternGate
 from model.rules.tlds import TldFinder
 
@@ -50,7 +50,7 @@ class SpamRule:
 
     @classmethod
     def from_files(cls, spam_path: Path, org_path: Path) -> SpamRule:
-        rule = cls(load_yaml(spam_path, SpamFile), load_yaml(org_path, OrgFile), where=str(spam_path))
+        rule = cls(load_rule_file(spam_path, SpamFile), load_rule_file(org_path, OrgFile), where=str(spam_path))
         rule.find("warm up http://example.com")  # load the URL finders' suffix lists now, not on a request
         return rule
 
@@ -90,7 +90,8 @@ class SpamRule:
             for m in pattern.regex.finditer(lowered):
                 if any(handle in m.group() for handle in self._own_handles):
                     continue  # thanking or tagging the organisation itself
-                hits.append(Hit("spam", f"spam.{pattern.name}", pattern.score, m.start(), m.end(), detail="scam or advert phrasing"))
+                hits.append(Hit("spam", f"spam.{pattern.name}", pattern.score, m.start(), m.end(), detail="scam or advert phrasing",
+                                category="phrase"))
         if self._cheap_url.search(text):
             extractor, _ = _extractors()
             for url, (start, end) in extractor.find_urls(text, get_indices=True, only_unique=False):
@@ -100,5 +101,5 @@ class SpamRule:
                 verdict = self._judge_domain(host)
                 if verdict:
                     score, why = verdict
-                    hits.append(Hit("spam", "spam.link", score, start, end, detail=why))
+                    hits.append(Hit("spam", "spam.link", score, start, end, detail=why, category="link"))
         return hits

@@ -13,8 +13,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.rules.base import Hit, RuleConfigError
-from model.rules.files import StaffRolesFile, load_yaml
+from model.rules.base import STAFF_CATEGORY, Hit, RuleConfigError
+from model.rules.files import StaffRolesFile, load_rule_file
 
 _WORD = re.compile(r"[a-z][a-z'-]*")
 
@@ -68,7 +68,7 @@ class StaffRule:
     @classmethod
     def from_files(cls, roster_path: Path | None, roles_path: Path) -> StaffRule:
         roster = read_roster(roster_path) if roster_path else []
-        return cls(roster, load_yaml(roles_path, StaffRolesFile))
+        return cls(roster, load_rule_file(roles_path, StaffRolesFile))
 
     def _role_near(self, text: str, start: int, end: int, words: list[tuple[int, int]], starts: list[int]) -> bool:
         """A role word within ``window`` words either side of [start, end). ``words`` are the spans of ``_WORD``
@@ -97,7 +97,8 @@ class StaffRule:
         taken: list[tuple[int, int]] = []
         if self._full:
             for m in self._full.finditer(lowered):
-                hits.append(Hit("staff_named", "staff.full_name", 0.97, m.start(), m.end(), detail="full name on the staff roster"))
+                hits.append(Hit("staff_named", "staff.full_name", 0.97, m.start(), m.end(), detail="full name on the staff roster",
+                                category=STAFF_CATEGORY))
                 taken.append((m.start(), m.end()))
         if self._first:
             for m in self._first.finditer(lowered):
@@ -107,10 +108,11 @@ class StaffRule:
                     continue
                 if self._role_near(lowered, m.start(), m.end(), words, starts):
                     hits.append(Hit("staff_named", "staff.first_name_and_role", 0.9, m.start(), m.end(),
-                                    detail="first name on the roster with a role nearby"))
+                                    detail="first name on the roster with a role nearby", category=STAFF_CATEGORY))
         if self._titled:
             for m in self._titled.finditer(lowered):
                 near = self._role_near(lowered, m.start(), m.end(), words, starts)
                 hits.append(Hit("staff_named", "staff.title_and_surname", 0.88 if near else 0.6, m.start(), m.end(),
-                                detail="title and surname on the roster" + (" with a role nearby" if near else "")))
+                                detail="title and surname on the roster" + (" with a role nearby" if near else ""),
+                                category=STAFF_CATEGORY))
         return hits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,6 +152,11 @@ def test_a_comment_that_breaks_no_rule_of_removal_never_counts(engine: PolicyEng
         (('start: "09:00"', 'start: "18:00"'), "office_hours.start must be before"),
         (("timezone: Europe/London", "timezone: Mars/Olympus"), "unknown time zone"),
         (("removals: 3", "removals: 0"), "repeat_offenders.removals"),
+        (("reasons: [abusive, staff_named, spam]", "reasons: [abusive, complaint]"), r"unknown reasons \['complaint'\]"),
+        (("categories_any: [threat, harm, hate]", "categories_any: [Threat]"), r"categories \['Threat'\]"),
+        (("    twitter: \"Hi, we've removed your reply", "    tiktok: \"Hi, we've removed your reply"),
+         r"templates.pii_removed: \['tiktok'\] are not channels"),
+        (("    priority: urgent\n", "    priority: critical\n"), "priority"),
     ],
 )
 def test_a_bad_policy_file_is_refused_naming_the_key(tmp_path: Path, edit: tuple[str, str], words: str) -> None:
@@ -162,3 +168,26 @@ def test_a_bad_policy_file_is_refused_naming_the_key(tmp_path: Path, edit: tuple
     bad.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
     with pytest.raises(PolicyError, match=words):
         load_policy(bad)
+
+
+def test_categories_any_fires_exactly_where_the_old_source_prefixes_did(tmp_path: Path, pipeline: Pipeline) -> None:
+    """``categories_any: [threat, harm, hate]`` replaced ``evidence_any`` source prefixes: same rules fire on every seed text."""
+    from model.policy.config import DEFAULT_POLICY
+
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    new = "when: {categories_any: [threat, harm, hate]}"
+    assert new in text
+    old = tmp_path / "policy.yaml"
+    old.write_text(text.replace(new, 'when: {evidence_any: ["rules:abuse.threat", "rules:abuse.harm", "rules:abuse.hate"]}'),
+                   encoding="utf-8")
+    by_category, by_prefix = PolicyEngine(load_policy()), PolicyEngine(load_policy(old))
+    seed = Path(__file__).resolve().parents[2] / "data" / "seed"
+    texts = [json.loads(line)["text"] for path in sorted(seed.glob("*.jsonl")) for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    fired = 0
+    for text, result in zip(texts, pipeline.classify_many(texts), strict=True):
+        a = by_category.decide(result, text, posted_at=WEDNESDAY_10, now=WEDNESDAY_10)
+        b = by_prefix.decide(result, text, posted_at=WEDNESDAY_10, now=WEDNESDAY_10)
+        assert a == b, text
+        fired += "threats_and_hate" in a.rules_fired
+    assert fired > 50  # the seed data exercises the rule
