@@ -16,6 +16,11 @@ holding a non-ASCII character that a piece of some pattern could match (an emoji
 pattern names, the Kelvin sign that matches ``k`` under IGNORECASE) skips the filter
 for that pattern, which then simply runs.
 
+It fails open. Reading an expression needs CPython's private regex parser
+(``re._parser``); if that is missing, raises, or reads known expressions otherwise than
+this module expects (checked once, on a few probes), the expressions concerned need
+nothing and always run: slower, never different. That is logged once, at INFO.
+
 >>> gate = PatternGate([re.compile(r"\\bsort ?code\\b", re.I), re.compile(r"\\d{8}")])
 >>> gate.mask("Sort code please")
 [True, False]
@@ -24,17 +29,15 @@ for that pattern, which then simply runs.
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
-# The standard library's own regex parser and compiler: private modules, but the same in
-# 3.11 and 3.12 (the versions this project supports). Imported by name for the type checker.
-_parser: Any = importlib.import_module("re._parser")
-_compiler: Any = importlib.import_module("re._compiler")
-_c: Any = importlib.import_module("re._constants")
+logger = logging.getLogger(__name__)
 
 # Sets of exact strings larger than this are not tracked.
 _MAX_EXACT = 256
@@ -53,13 +56,62 @@ _MARKS = frozenset(_BOUNDARY + _NONWORD)
 
 _EMPTY = frozenset({""})
 _WORDS = re.compile(r"\w+")
-_LEAVES = frozenset({_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY})
-_REPEATS = frozenset({_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT})
-_ZERO_WIDTH = frozenset({_c.AT, _c.ASSERT, _c.ASSERT_NOT})
 # \b means "between \w and \W" in Unicode's sense (as the gate splits words) only without these.
 _NOT_UNICODE_WORDS = re.ASCII | re.LOCALE
 
 Strings = frozenset[str]
+
+
+class _Unsupported(Exception):
+    """The private regex parser is missing, or is not the one this module reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Api:
+    """The standard library's own regex parser, compiler and opcodes: private modules, the same in
+    3.11 and 3.12 (the versions this project supports). Their parse trees are untyped tuples, hence Any."""
+
+    parser: ModuleType
+    compiler: ModuleType
+    c: Any
+    leaves: frozenset[Any]
+    repeats: frozenset[Any]
+    zero_width: frozenset[Any]
+
+    @classmethod
+    def load(cls) -> _Api:
+        parser, compiler = importlib.import_module("re._parser"), importlib.import_module("re._compiler")
+        c = importlib.import_module("re._constants")
+        return cls(parser, compiler, c, frozenset({c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY}),
+                   frozenset({c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT}), frozenset({c.AT, c.ASSERT, c.ASSERT_NOT}))
+
+
+# Expressions whose needs are known (worked out on CPython 3.11 and 3.12). A parser that reads them
+# otherwise is not the one this module was written for, and the gates stand aside.
+_PROBES: tuple[tuple[str, int, tuple[Strings, ...]], ...] = (
+    (r"\bsort ?code\b", re.IGNORECASE, (frozenset({"\x00sort code\x00", "\x00sortcode\x00"}),)),
+    (r"\d{8}", 0, (frozenset("0123456789"),)),
+    (r"[a-c]x+(?=y)", 0, (frozenset({"ax", "bx", "cx"}),)),
+    (r"(?:kill|hurt)s?\s+(?:you|u)\b", re.IGNORECASE, (frozenset({"\x01u\x00", "\x01you\x00"}),
+                                                       frozenset({"hurt", "hurts", "kill", "kills"}),
+                                                       frozenset({"hurt\x01", "hurts\x01", "kill\x01", "kills\x01"}))),
+)
+
+
+@lru_cache(maxsize=1)
+def _api() -> _Api:
+    """The private parser, once it has read every probe as expected; else :class:`_Unsupported`."""
+    try:
+        api = _Api.load()
+        for pattern, flags, expected in _PROBES:
+            clauses, _ = _derive(api, pattern, flags)
+            if set(clauses) != set(expected):
+                raise _Unsupported(f"the regex parser reads {pattern!r} otherwise than expected")
+    except _Unsupported:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a private API must cost speed, never results
+        raise _Unsupported(f"the regex parser is not usable: {type(exc).__name__}: {exc}") from exc
+    return api
 
 
 @dataclass(slots=True)
@@ -117,8 +169,9 @@ def _is_word_char(code: int) -> bool:
     return chr(code).isalnum() or code == ord("_")
 
 
-def _nonword(node: Any, flags: int) -> bool:
+def _nonword(api: _Api, node: Any, flags: int) -> bool:
     """Whether a single piece can only match non-word characters (in Unicode's sense)."""
+    _c = api.c
     op, av = node
     if op is _c.LITERAL:
         return av < 128 and not _is_word_char(av)
@@ -141,14 +194,16 @@ def _nonword(node: Any, flags: int) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _leaf(flags: int, node: Any) -> tuple[Strings | None, re.Pattern[str] | None]:
+def _leaf(api: _Api, flags: int, node: Any) -> tuple[Strings | None, re.Pattern[str] | None]:
     """The lower-cased ASCII characters one piece matches (None: too many to track), and the
     piece compiled alone (None when the strings do not rest on what it matches)."""
-    state = _parser.State()
+    state = api.parser.State()
     state.flags = flags
-    single: re.Pattern[str] = _compiler.compile(_parser.SubPattern(state, [node]), flags)
+    single = api.compiler.compile(api.parser.SubPattern(state, [node]), flags)
+    if not isinstance(single, re.Pattern):
+        raise _Unsupported(f"the regex compiler returned a {type(single).__name__}")
     chars = frozenset(chr(i).lower() for i in range(128) if single.fullmatch(chr(i)))
-    if _nonword(node, flags) and (len(chars) > 1 or chars & _MARKS):
+    if _nonword(api, node, flags) and (len(chars) > 1 or chars & _MARKS):
         # One placeholder instead of every space and punctuation mark it could be: what it
         # matches need not be ASCII, so the piece is not one the strings rest on.
         return frozenset({_NONWORD}), None
@@ -167,7 +222,8 @@ def _union(sets: list[Strings | None]) -> Strings | None:
 class _Extractor:
     """Works out what every match of one expression contains, and the single pieces that rests on."""
 
-    def __init__(self) -> None:
+    def __init__(self, api: _Api) -> None:
+        self.api = api
         self.used: list[re.Pattern[str]] = []
 
     def sequence(self, items: Any, flags: int) -> _Info:
@@ -177,16 +233,17 @@ class _Extractor:
         return info
 
     def node(self, node: tuple[Any, Any], flags: int) -> _Info:
+        _c = self.api.c
         op, av = node
-        if op in _LEAVES:
-            chars, single = _leaf(flags, _hashable(node))
+        if op in self.api.leaves:
+            chars, single = _leaf(self.api, flags, _hashable(node))
             if single is not None:
                 self.used.append(single)
             return _Info.known(chars) if chars is not None else _Info(None)
         if op is _c.AT:
             boundary = av is _c.AT_BOUNDARY and not flags & _NOT_UNICODE_WORDS
             return _Info.known(frozenset({_BOUNDARY})) if boundary else _NOTHING
-        if op in _ZERO_WIDTH:
+        if op in self.api.zero_width:
             return _NOTHING  # look-arounds consume nothing; what they need is not used
         if op is _c.SUBPATTERN:
             _, add_flags, del_flags, items = av
@@ -202,7 +259,7 @@ class _Extractor:
             joined = _union(best)  # None when some alternative has no usable clause
             return _Info(None, _union([i.head for i in infos]), _union([i.tail for i in infos]),
                          [joined] if joined is not None else [])
-        if op in _REPEATS:
+        if op in self.api.repeats:
             low, high, items = av
             inner = self.sequence(items, flags)
             if low == 0:
@@ -296,14 +353,24 @@ def required(regex: re.Pattern[str]) -> tuple[tuple[Strings, ...], tuple[re.Patt
     ``\\x01`` some one non-word character); the lower-cased text holds one string of every
     clause wherever the regex matches, provided none of the text's non-ASCII characters
     matches one of the pieces.
+
+    Raises :class:`_Unsupported` when the private regex parser cannot be used.
     """
     return _required(regex.pattern, regex.flags)
 
 
 @lru_cache(maxsize=1024)
 def _required(pattern: str, flags: int) -> tuple[tuple[Strings, ...], tuple[re.Pattern[str], ...]]:
-    parsed = _parser.parse(pattern, flags)
-    extractor = _Extractor()
+    api = _api()
+    try:
+        return _derive(api, pattern, flags)
+    except Exception as exc:  # noqa: BLE001 - a tree of a shape this module does not know: the expression always runs
+        raise _Unsupported(f"cannot read an expression: {type(exc).__name__}") from exc
+
+
+def _derive(api: _Api, pattern: str, flags: int) -> tuple[tuple[Strings, ...], tuple[re.Pattern[str], ...]]:
+    parsed = api.parser.parse(pattern, flags)
+    extractor = _Extractor(api)
     info = extractor.sequence(parsed.data, parsed.state.flags)
     ranked = sorted({c for c in _candidates(info) if _usable(c)}, key=_cost)
     kept: list[Strings] = []
@@ -341,6 +408,15 @@ def _view(text: str) -> _View:
     return _ascii_view(text.lower()) if text.isascii() else _unicode_view(text)
 
 
+_noted: set[str] = set()
+
+
+def _note_once(why: str) -> None:
+    if why not in _noted and len(_noted) < 100:
+        _noted.add(why)
+        logger.info("rule prefilter stands aside (those rules always run: slower, same results): %s", why)
+
+
 class PatternGate:
     """For a list of expressions, which of them can match a given text (a cheap necessary condition)."""
 
@@ -356,7 +432,11 @@ class PatternGate:
         piece_ids: dict[int, int] = {}
         clause_ids: dict[Strings, int] = {}
         for regex in regexes:
-            clauses, pieces = required(regex)
+            try:
+                clauses, pieces = required(regex)
+            except _Unsupported as exc:
+                clauses, pieces = (), ()  # needs nothing: always runs
+                _note_once(str(exc))
             for clause in clauses:
                 if clause not in clause_ids:
                     clause_ids[clause] = len(clause_ids)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from model.rules.base import Hit, Pattern
 from model.rules.files import OrgFile, SpamFile, load_rule_file
 from model.rules.prefilter import PatternGate
 from model.rules.tlds import TldFinder
+
+if TYPE_CHECKING:
+    from tldextract import TLDExtract
+    from urlextract import URLExtract
+
+logger = logging.getLogger(__name__)
 
 _LEET = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
 _LEET_I = str.maketrans({"1": "i", "l": "i"})
@@ -20,17 +28,27 @@ _BAIT_WORDS = ("refund", "verify", "verified", "secure", "claim", "grant", "free
 
 
 @lru_cache(maxsize=1)
-def _extractors():  # type: ignore[no-untyped-def]
+def _extractors() -> tuple[URLExtract, TLDExtract]:
     """URL finders, built once; neither may reach the network (no suffix-list download)."""
     import tldextract
     from urlextract import URLExtract
 
     urls = URLExtract(cache_dns=False)
-    # Its TLD regex is the slow part; swap in a set-based finder when that provably gives
-    # the same matches (model/rules/tlds.py). URLExtract only ever calls its ``findall``.
-    if hasattr(urls, "_tlds_re"):
-        urls._tlds_re = TldFinder.replacing(urls._tlds_re)
+    _speed_up(urls)
     return urls, tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def _speed_up(urls: Any) -> None:
+    """Swap URLExtract's TLD regex, the slow part, for a set-based finder when that provably gives the
+    same matches (model/rules/tlds.py). ``_tlds_re`` is private: if it is gone or cannot be set, or is not
+    what the finder can prove the same, URLExtract keeps its own regex (slower, same results)."""
+    try:
+        regex = urls._tlds_re
+        finder = TldFinder.replacing(regex)
+        if finder is not regex:
+            urls._tlds_re = finder
+    except Exception as exc:  # noqa: BLE001 - any surprise in a private attribute costs speed, never results
+        logger.info("URLExtract's TLD regex kept as it is (slower, same results): %s", type(exc).__name__)
 
 
 class SpamRule:

@@ -1,19 +1,27 @@
 """The rules' shortcuts change no result: pattern gates, the TLD finder, the word memo.
 
 Each shortcut is checked against the slow path it stands in for, on the rule table's
-texts and on texts built to trip it: case folding beyond ASCII (the Kelvin sign, long
-s, dotted I), non-ASCII digits and spaces, emoji next to words, URLs and dotted names.
+texts, the seed comments and texts built to trip it: case folding beyond ASCII (the
+Kelvin sign, long s, dotted I), non-ASCII digits and spaces, emoji next to words, URLs
+and dotted names. Both shortcuts lean on private APIs (CPython's ``re._parser``,
+URLExtract's ``_tlds_re``); with those removed or broken the rules give the same hits.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from model.normalize import normalize
-from model.rules import abuse, pii
+from model.rules import abuse, pii, prefilter, spam
 from model.rules.engine import RulesEngine
 from model.rules.files import DEFAULT_RULES_DIR
 from model.rules.prefilter import PatternGate
@@ -42,6 +50,9 @@ TRICKY = [
     "?",
 ]
 TEXTS = [row[0] for row in (*PII, *ABUSE, *SPAM, *STAFF, *CUES)] + TRICKY
+SEED = [json.loads(line)["text"] for path in sorted((Path(__file__).resolve().parents[2] / "data" / "seed").glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+SEED_STEP = 3  # each way of breaking a private API is checked on every third seed comment (all of them above)
 
 
 def _variants(texts: list[str]) -> list[str]:
@@ -55,8 +66,51 @@ def _outputs(engine: RulesEngine, texts: list[str]) -> list[tuple[list[tuple[obj
     results = []
     for text in texts:
         out = engine.analyze(text)
-        results.append(([(h.rule, h.target, h.score, h.start, h.end, h.detail, h.entity) for h in out.hits], out.scores))
+        results.append(([(h.rule, h.target, h.score, h.start, h.end, h.detail, h.entity, h.category) for h in out.hits],
+                        out.scores))
     return results
+
+
+def _engine() -> RulesEngine:
+    return RulesEngine.from_dir(DEFAULT_RULES_DIR, staff_roster=ROSTER)
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, list[tuple[list[tuple[object, ...]], dict[str, float]]]]:
+    """Every rule run on every text, no shortcut taken: what the shortcuts must reproduce."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PatternGate, "mask", lambda self, text: [True] * len(self))
+        mp.setattr(pii, "_PHONE_DIGITS", 0)
+        mp.setattr(spam, "_speed_up", lambda urls: None)
+        spam._extractors.cache_clear()
+        engine = _engine()
+        out = {"table": _outputs(engine, _variants(TEXTS)), "seed": _outputs(engine, [normalize(t).text for t in SEED])}
+    spam._extractors.cache_clear()
+    return out
+
+
+@pytest.fixture
+def fresh_caches() -> Iterator[None]:
+    """The prefilter's and URL finders' caches emptied before and after, so a broken API is met afresh."""
+
+    def clear() -> None:
+        for cached in (prefilter._api, prefilter._required, prefilter._leaf, spam._extractors):
+            cached.cache_clear()
+
+    clear()
+    yield
+    clear()
+
+
+def _gates(engine: RulesEngine) -> list[PatternGate]:
+    return [rule._gate for rule in engine.rules if isinstance(getattr(rule, "_gate", None), PatternGate)]  # type: ignore[attr-defined]
+
+
+def test_the_shortcuts_change_no_hit_on_the_table_and_the_seed_comments(reference: dict[str, Any]) -> None:
+    engine = _engine()
+    assert _outputs(engine, _variants(TEXTS)) == reference["table"]
+    assert _outputs(engine, [normalize(t).text for t in SEED]) == reference["seed"]
+    assert all(not all(g.mask("hello")) for g in _gates(engine))  # the gates do skip patterns
 
 
 def test_the_gates_and_the_phone_shortcut_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,3 +207,125 @@ def test_the_tld_finder_matches_urlextracts_own_regex() -> None:
 ])
 def test_the_tld_finder_keeps_a_regex_it_cannot_prove_the_same(regex: re.Pattern[str]) -> None:
     assert TldFinder.replacing(regex) is regex
+
+
+# -- the private APIs removed or broken: slower, never different ----------------------------------
+
+def _raise(*args: object, **kwargs: object) -> Any:
+    raise RuntimeError("private API changed")
+
+
+def _no_parser(mp: pytest.MonkeyPatch) -> None:
+    mp.setitem(sys.modules, "re._parser", None)  # importing it now fails
+
+
+def _parser_raises(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(re._parser, "parse", _raise)  # type: ignore[attr-defined]
+
+
+def _opcode_gone(mp: pytest.MonkeyPatch) -> None:
+    mp.delattr(re._constants, "SUBPATTERN")  # type: ignore[attr-defined]
+
+
+def _nodes_reshaped(mp: pytest.MonkeyPatch) -> None:
+    parse = re._parser.parse  # type: ignore[attr-defined]
+
+    def reshaped(pattern: str, flags: int = 0) -> Any:
+        tree = parse(pattern, flags)
+        tree.data = [(op, av, None) for op, av in tree.data]  # a third field in every node
+        return tree
+
+    mp.setattr(re._parser, "parse", reshaped)  # type: ignore[attr-defined]
+
+
+def _parser_misreads(mp: pytest.MonkeyPatch) -> None:
+    parse = re._parser.parse  # type: ignore[attr-defined]
+    mp.setattr(re._parser, "parse", lambda pattern, flags=0: parse("zebra", flags))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("breakage", [_no_parser, _parser_raises, _opcode_gone, _nodes_reshaped, _parser_misreads])
+def test_with_the_regex_parser_removed_or_broken_every_rule_runs_and_the_hits_are_the_same(
+        breakage: Callable[[pytest.MonkeyPatch], None], reference: dict[str, Any], fresh_caches: None,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    breakage(monkeypatch)
+    prefilter._noted.clear()
+    with caplog.at_level(logging.INFO, logger="model.rules.prefilter"):
+        engine = _engine()
+    assert all(all(g.mask("hello")) for g in _gates(engine))  # the gates stand aside: every pattern runs
+    notes = [r for r in caplog.records if r.name == "model.rules.prefilter"]
+    assert len(notes) == 1 and "always run" in notes[0].getMessage()  # said once, however many patterns
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        assert _outputs(engine, _variants(TEXTS)) == reference["table"]
+        assert _outputs(engine, [normalize(t).text for t in SEED[::SEED_STEP]]) == reference["seed"][::SEED_STEP]
+    assert not [r for r in caplog.records if r.name.startswith("model.rules")]  # nothing logged per comment
+
+
+class _FindallOnly:
+    """A TLD matcher of another shape: not a compiled regex at all."""
+
+    def __init__(self, regex: re.Pattern[str]):
+        self._regex = regex
+
+    def findall(self, text: str) -> list[str]:
+        return self._regex.findall(text)
+
+
+def _tlds_reshaped(mp: pytest.MonkeyPatch) -> None:
+    from urlextract import URLExtract
+
+    init = URLExtract.__init__
+
+    def reshaped(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._tlds_re = _FindallOnly(self._tlds_re)
+
+    mp.setattr(URLExtract, "__init__", reshaped)
+
+
+def _finder_cannot_be_built(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(TldFinder, "_longest", property(_raise), raising=False)  # setting it in __init__ fails
+
+
+def _proof_raises(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr("model.rules.tlds._unprovable", _raise)
+
+
+@pytest.mark.parametrize("breakage", [_tlds_reshaped, _finder_cannot_be_built, _proof_raises])
+def test_with_urlextracts_tld_regex_of_another_shape_the_spam_hits_are_the_same(
+        breakage: Callable[[pytest.MonkeyPatch], None], reference: dict[str, Any], fresh_caches: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    breakage(monkeypatch)
+    engine = _engine()
+    urls, _ = spam._extractors()
+    assert not isinstance(urls._tlds_re, TldFinder)  # URLExtract kept its own
+    assert _outputs(engine, _variants(TEXTS)) == reference["table"]
+    assert _outputs(engine, [normalize(t).text for t in SEED[::SEED_STEP]]) == reference["seed"][::SEED_STEP]
+
+
+def test_when_urlextracts_tld_attribute_cannot_be_read_the_finder_is_not_installed(fresh_caches: None,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    class Urls:
+        @property
+        def _tlds_re(self) -> re.Pattern[str]:
+            raise AttributeError("gone")
+
+    spam._speed_up(Urls())  # no error
+    frozen = type("Frozen", (), {"__slots__": (), "_tlds_re": _urlextract_style([".com"])})()
+    spam._speed_up(frozen)  # the attribute cannot be set: no error either
+    assert frozen._tlds_re.pattern.startswith(r"\.com")
+
+
+@pytest.mark.parametrize("thing", [re.compile(rb"\.com|\.net", re.IGNORECASE), ".com|.net", None, 42, _FindallOnly(re.compile("x"))])
+def test_the_tld_finder_keeps_anything_that_is_not_a_text_regex(thing: object) -> None:
+    assert TldFinder.replacing(thing) is thing
+
+
+def test_the_tld_finder_passes_any_other_use_to_the_regex() -> None:
+    regex = _urlextract_style([".com", ".co.uk", ".uk"])
+    finder = TldFinder.replacing(regex)
+    assert isinstance(finder, TldFinder)
+    text = "see example.co.uk and x.com"
+    assert finder.findall(text, 0, 12) == regex.findall(text, 0, 12)
+    assert finder.search(text).span() == regex.search(text).span()  # type: ignore[union-attr]
+    assert [m.span() for m in finder.finditer(text)] == [m.span() for m in regex.finditer(text)]
