@@ -12,11 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import WebSession, csrf_ok, read_session
-from service.db.models import ApiKey, User
-from service.db.repository import find_api_key
-from service.settings import Settings
+from api.batcher import MicroBatcher
+from api.metrics import Metrics
+from api.writer import GroupWriter
 from model.pipeline import Pipeline
 from model.policy.engine import PolicyEngine
+from service.comments import HistoryScope
+from service.db.models import ApiKey, User
+from service.db.offences import history_scope
+from service.db.repository import find_api_key
+from service.settings import Settings
 
 
 # The trivial dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in the thread
@@ -48,6 +53,42 @@ async def get_policy(request: Request) -> PolicyEngine:
 
 
 PolicyDep = Annotated[PolicyEngine, Depends(get_policy)]
+
+
+async def get_batcher(request: Request) -> MicroBatcher:
+    return request.app.state.batcher  # type: ignore[no-any-return]
+
+
+BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
+
+
+async def get_writer(request: Request) -> GroupWriter:
+    return request.app.state.writer  # type: ignore[no-any-return]
+
+
+WriterDep = Annotated[GroupWriter, Depends(get_writer)]
+
+
+async def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+async def get_author_secret(request: Request) -> bytes:
+    return request.app.state.author_secret  # type: ignore[no-any-return]
+
+
+AuthorSecretDep = Annotated[bytes, Depends(get_author_secret)]
+
+
+async def get_history(request: Request) -> HistoryScope:
+    """The repeat-offender record in the service's database, opened for one decision step."""
+    return history_scope(request.app.state.session_factory)
+
+
+HistoryDep = Annotated[HistoryScope, Depends(get_history)]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="a key from `sift keys create`")
 _bearer = HTTPBearer(auto_error=False, description="the same key as a bearer token")

@@ -10,6 +10,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.pipeline import InvalidTextError
+from service.db.review import ReviewConflict, ReviewError, ReviewInvalid, ReviewNotFound
+
+# The one place a refused review step becomes an HTTP status.
+REVIEW_STATUS: dict[type[ReviewError], int] = {ReviewNotFound: 404, ReviewConflict: 409, ReviewInvalid: 422}
+
+
+def review_status(exc: ReviewError) -> int:
+    return next((code for cls, code in REVIEW_STATUS.items() if isinstance(exc, cls)), 409)
 
 
 def _field(loc: tuple) -> str:  # type: ignore[type-arg]

@@ -6,7 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.schemas import MAX_BATCH_ITEMS, MAX_TEXT_CHARS
+from api.schemas import MAX_BATCH_ITEMS
+from model.pipeline import MAX_TEXT_CHARS
 
 # A full batch of maximum-length texts, 4 bytes a character at worst, plus room for the other fields.
 MAX_BODY_BYTES = MAX_BATCH_ITEMS * (MAX_TEXT_CHARS * 4 + 2_000)

@@ -11,19 +11,19 @@ from fastapi import FastAPI
 
 from api import errors, metrics
 from api.batcher import MicroBatcher
-from service.db.migrate import upgrade
-from service.db.session import make_engine, make_session_factory
 from api.headers import SecurityHeaders
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.reload import model_identity, watch
 from api.routes import classify, health, review_api, review_pages
-from service.settings import Settings, get_settings
 from api.writer import GroupWriter
 from model.labels import TARGETS
 from model.loader import ComponentStatus, build_pipeline
 from model.pipeline import DecisionPolicy
 from model.policy.config import load_policy
 from model.policy.engine import PolicyEngine
+from service.db.migrate import upgrade
+from service.db.session import make_engine, make_session_factory
+from service.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -2,49 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-Channel = Literal["facebook", "twitter", "linkedin", "youtube", "instagram", "other"]
-MAX_TEXT_CHARS = 10_000
+from model.labels import Priority
+from service.comments import Submission
+
 MAX_BATCH_ITEMS = 256
 
 
-_ISO_WITH_ZONE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)")
-
-
-class ClassifyRequest(BaseModel):
-    """One comment to classify. Only ``text`` is required."""
+class ClassifyRequest(Submission):
+    """One comment to classify. Only ``text`` is required; a field sift does not know is an error."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"text": "Lift broken for 9 days, my mum can't get down", "channel": "facebook", "id": "fb-123"}]})
-
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description=f"the comment, 1 to {MAX_TEXT_CHARS} characters")
-    channel: Channel | None = None
-    author_id: str | None = Field(None, max_length=200, description="the platform's id for the author (stored only as a keyed hash)")
-    id: str | None = Field(None, max_length=200, description="your id for the comment, echoed back")
-    posted_at: datetime | None = Field(None, description="when it was posted (ISO 8601 with a time zone)")
-
-    @field_validator("text")
-    @classmethod
-    def _has_words(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is only whitespace; send the comment's words")
-        return value
-
-    @field_validator("posted_at", mode="before")
-    @classmethod
-    def _iso_with_zone(cls, value: object) -> object:
-        """Strictly ISO 8601 with a time zone: a bare number, a date alone or a local time would be guessed at."""
-        if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
-            return value
-        if not isinstance(value, str) or not _ISO_WITH_ZONE.fullmatch(value.strip()):
-            raise ValueError("posted_at must be an ISO 8601 datetime with a time zone, e.g. 2026-11-28T10:00:00Z "
-                             f"or 2026-11-28T10:00:00+00:00; got {value!r}")
-        return value.strip()
 
 
 class ClassifyBatchRequest(BaseModel):
@@ -62,6 +34,7 @@ class EvidencePublic(BaseModel):
     end: int | None = None
     detail: str = ""
     entity: str | None = Field(None, description="for personal data, its type (PHONE, EMAIL, ...)")
+    category: str = Field("", description="the kind of rule that fired (e.g. threat, hate, insult; the entity for personal data)")
 
 
 class ActionPublic(BaseModel):
@@ -104,7 +77,7 @@ class ClassificationPublic(BaseModel):
     steps: list[str]
     actions: list[ActionPublic] = Field(description="what to do, from the policy (the guide by default)")
     route_to: str | None = Field(description="the team that handles it")
-    priority: Literal["urgent", "high", "medium", "normal", "low"]
+    priority: Priority
     reply_templates: dict[str, str] = Field(description="the reply texts the policy names, filled in")
     sla: SlaPublic | None = Field(description="deadlines in working hours, when the policy sets any")
 

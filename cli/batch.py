@@ -12,31 +12,23 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-_PIPELINE_ENV = ("SIFT_RULES_DIR", "SIFT_STAFF_ROSTER", "SIFT_ORG_FILE", "SIFT_MODEL_DIR", "SIFT_DATA_DIR", "SIFT_POLICY_FILE",
-                 "SIFT_MODEL_THREADS")
-
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 @lru_cache(maxsize=4)
-def _engine(config: tuple[tuple[str, str], ...]):  # type: ignore[no-untyped-def]
-    """Built once per worker process and configuration."""
-    for key, value in config:
-        os.environ[key] = value
+def _engine(config: str):  # type: ignore[no-untyped-def]
+    """The pipeline and policy, built once per worker process and configuration (the settings, as JSON)."""
+    from cli.common import pipeline, policy_engine
     from service.settings import Settings
-    from model.loader import build_pipeline
-    from model.policy.config import load_policy
-    from model.policy.engine import PolicyEngine
 
-    settings = Settings()
-    pipeline, _ = build_pipeline(rules_dir=settings.rules_dir, staff_roster=settings.staff_roster, org_file=settings.org_file,
-                                 model_dir=settings.effective_model_dir, threads=settings.model_threads or None)
-    return pipeline, PolicyEngine(load_policy(settings.policy_file))
+    settings = Settings.model_validate_json(config)
+    return (pipeline(settings), policy_engine(settings.policy_file))
 
 
 def _read_rows(path: Path, start: int, stop: int, offset: int) -> list[tuple[int, str]]:
@@ -69,28 +61,19 @@ def _read_rows(path: Path, start: int, stop: int, offset: int) -> list[tuple[int
     return out
 
 
-def classify_chunk(path: str, start: int, stop: int, part: str, config: tuple[tuple[str, str], ...], offset: int = 0) -> int:
+def classify_chunk(path: str, start: int, stop: int, part: str, config: str, offset: int = 0) -> int:
     """Classify input lines (start, stop] (the first at byte ``offset``) and write them to ``part`` atomically;
-    returns rows written."""
-    from cli.batchfile import _parse, _posted
+    returns rows written. ``config`` is the settings as JSON, so every worker serves what the caller serves."""
+    from cli.batchfile import classify_lines
 
     pipeline, policy = _engine(config)
-    rows = _read_rows(Path(path), start, stop, offset)
-    parsed = [(n, *_parse(n, line)) for n, line in rows if line.strip()]
-    good = [(n, item) for n, item, err in parsed if item is not None]
-    results = dict(zip([n for n, _ in good], pipeline.classify_many([item["text"] for _, item in good]), strict=True)) if good else {}
+    rows = [(n, line) for n, line in _read_rows(Path(path), start, stop, offset) if line.strip()]
     tmp = Path(part + f".tmp-{os.getpid()}")
     with tmp.open("w", encoding="utf-8") as out:
-        for n, item, err in parsed:
-            if err is not None:
-                out.write(json.dumps(err, ensure_ascii=False) + "\n")
-                continue
-            assert item is not None
-            decision = policy.decide(results[n], item["text"], channel=item.get("channel"), posted_at=_posted(item.get("posted_at")))
-            out.write(json.dumps({"id": item.get("id"), "line": n, **asdict(results[n]), **decision.public_fields()},
-                                 ensure_ascii=False) + "\n")
+        for record in classify_lines(pipeline, policy, rows):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
     os.replace(tmp, part)
-    return len(parsed)
+    return len(rows)
 
 
 def scan(path: Path, chunk_size: int) -> tuple[int, list[int]]:
@@ -115,18 +98,22 @@ def chunks(total: int, size: int) -> Iterator[tuple[int, int, int]]:
         yield index, start, min(total, start + size)
 
 
-def run_batch(input_path: Path, output: Path, *, chunk_size: int = 1000, client: Any = None, workers: int = 2,
-              scheduler: str | None = None, progress: bool = True) -> dict[str, int]:
+def run_batch(input_path: Path, output: Path, *, settings: Settings | None = None, chunk_size: int = 1000, client: Any = None,
+              workers: int = 2, scheduler: str | None = None, progress: bool = True) -> dict[str, int]:
     """Classify ``input_path`` into ``output`` on Dask; resumable. Returns counts of chunks done and skipped."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     parts_dir = output.with_name(output.name + ".parts")
     parts_dir.mkdir(parents=True, exist_ok=True)
     total, offsets = scan(input_path, chunk_size)
-    environment = dict(os.environ)
-    if scheduler is None and client is None and not environment.get("SIFT_MODEL_THREADS"):
-        environment["SIFT_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))  # local workers share the cores
-    config = tuple((k, environment[k]) for k in _PIPELINE_ENV if k in environment)
+    if settings is None:
+        from service.settings import Settings
+
+        settings = Settings()
+    if scheduler is None and client is None and not settings.model_threads:
+        settings = settings.model_copy(update={"model_threads": max(1, (os.cpu_count() or 1) // workers)})  # share the cores
+    # Paths resolved here, so a worker on another machine or in another folder reads the same files.
+    config = settings.resolved().model_dump_json()
     plan = list(chunks(total, chunk_size))
     todo = [(i, s, e) for i, s, e in plan if not (parts_dir / f"part-{i:06d}.jsonl").exists()]
     own_cluster = None

@@ -21,5 +21,5 @@ FLAGS: Final[tuple[Flag, ...]] = get_args(Flag)
 TARGETS: Final[tuple[Target, ...]] = LABELS + FLAGS
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
 PRIORITIES: Final[tuple[Priority, ...]] = get_args(Priority)
-PRIORITY_RANK: Final[dict[Priority, int]] = {p: i for i, p in enumerate(PRIORITIES)}  # 0 urgent ... 4 low
+PRIORITY_RANK: Final[dict[str, int]] = {p: i for i, p in enumerate(PRIORITIES)}  # 0 urgent ... 4 low
 REMOVAL_REASONS: Final[tuple[RemovalReason, ...]] = get_args(RemovalReason)

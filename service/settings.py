@@ -6,18 +6,26 @@ Bad configuration fails at start-up with a message that names the setting to fix
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from model.rules.files import DEFAULT_RULES_DIR
+from model.classifier import MODEL_META_FILE
+from model.shipped import POLICY_FILE, RELEASE_MODEL_DIR, RULES_DIR, STAFF_ROSTER
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# The release model shipped in the repository (training/configs/release.yaml): served when the data
-# team has promoted none of its own.
-RELEASE_MODEL_DIR = REPO_ROOT / "data" / "release"
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def default_data_dir() -> Path:
+    """Where sift keeps its database, secret key and models when ``SIFT_DATA_DIR`` is not set: ``var/`` of
+    the checkout it runs from, else the user's data folder (``$XDG_DATA_HOME/sift``). Never the current
+    directory: ``sift`` run from another folder serves the same model and database."""
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "service" / "settings.py").is_file():
+        return _CHECKOUT / "var"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "sift"
 
 
 def is_loopback(host: str) -> bool:
@@ -34,16 +42,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SIFT_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(Path("var"), description="where the embedded database, secret key and models live")
+    data_dir: Path = Field(default_factory=default_data_dir,
+                           description="where the embedded database, secret key and models live; a relative path is "
+                                       "taken from the folder sift is started in")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     require_api_key: bool | None = Field(
         None, description="None: required unless bound to loopback; false is refused on a non-loopback address")
-    rules_dir: Path = DEFAULT_RULES_DIR
+    rules_dir: Path = RULES_DIR
     org_file: Path | None = None
-    staff_roster: Path | None = REPO_ROOT / "data" / "staff_roster.txt"
-    policy_file: Path = Field(REPO_ROOT / "data" / "policy.yaml", description="the guide as policy (YAML)")
+    staff_roster: Path | None = STAFF_ROSTER
+    policy_file: Path = Field(POLICY_FILE, description="the guide as policy (YAML)")
     model_dir: Path | None = Field(None, description="the learnt model to serve; empty means data_dir/models/current "
                                                      "when the data team has promoted one, else the shipped release")
     review_band_low: float = Field(0.35, ge=0.0, le=1.0)
@@ -74,6 +84,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"SIFT_REVIEW_BANDS[{label!r}] must be [low, high] with 0 <= low <= high <= 1")
         return value
 
+    @field_validator("data_dir", "rules_dir", "org_file", "staff_roster", "policy_file", "model_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """A relative path is resolved once, against the folder sift was started in, and never again."""
+        return value.expanduser().absolute() if value is not None else None
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -103,13 +119,17 @@ class Settings(BaseSettings):
         if self.model_dir is not None:
             return self.model_dir
         promoted = self.data_dir / "models" / "current"
-        if promoted.is_symlink() or promoted.exists() or not (RELEASE_MODEL_DIR / "sift_model.json").is_file():
+        if promoted.is_symlink() or promoted.exists() or not (RELEASE_MODEL_DIR / MODEL_META_FILE).is_file():
             return promoted
         return RELEASE_MODEL_DIR
 
     @property
     def api_key_required(self) -> bool:
         return self.require_api_key if self.require_api_key is not None else not is_loopback(self.host)
+
+    def resolved(self) -> Settings:
+        """These settings with the model fixed to the one served now (for workers in other processes)."""
+        return self.model_copy(update={"model_dir": self.effective_model_dir})
 
     def author_secret(self) -> bytes:
         """The key for hashing author ids; generated once and kept in the data folder."""

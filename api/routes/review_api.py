@@ -9,11 +9,12 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from api.deps import ReviewerDep, SessionDep
+from api.errors import review_status
+from api.schemas import ErrorPublic
+from model.labels import FLAGS, LABELS, Channel
 from service.db.models import ClassificationRecord, ReviewItem
 from service.db.review import MAX_AGE_HOURS, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
-from api.deps import ReviewerDep, SessionDep
-from api.schemas import Channel, ErrorPublic
-from model.labels import FLAGS, LABELS
 
 router = APIRouter(prefix="/review", tags=["review"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorPublic} for code in (401, 403, 404, 409, 422)}
@@ -82,7 +83,7 @@ def _item_public(session: Session, item: ReviewItem) -> ReviewItemPublic:
 
 
 def _fail(exc: ReviewError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
+    return HTTPException(review_status(exc), str(exc))
 
 
 @router.get("/items", response_model=ReviewItemsPublic, responses=ERRORS)

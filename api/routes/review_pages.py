@@ -13,12 +13,25 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
 from api import charts
-from api.auth import authenticate, csrf_ok, end_session, start_session
-from service.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
-from service.db.review import MAX_AGE_HOURS, PRIORITY_RANK, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
+from api.auth import csrf_ok, end_session, start_session
 from api.deps import ModeratorPageDep, SessionDep, WebSessionDep
+from api.errors import review_status
 from model.labels import CHANNELS, FLAGS, LABELS
 from model.policy.config import ACTIONS
+from service.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
+from service.db.review import (
+    MAX_AGE_HOURS,
+    PRIORITY_RANK,
+    QueueFilter,
+    ReviewError,
+    ReviewNotFound,
+    claim,
+    claim_next,
+    decide,
+    list_items,
+    pull,
+)
+from service.users import authenticate
 
 router = APIRouter(prefix="/review", tags=["review pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
@@ -87,7 +100,7 @@ def pull_item(web: ModeratorPageDep, session: SessionDep, record_id: Annotated[s
     try:
         item = pull(session, record_id.strip(), web.username)
     except ReviewError as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
+        raise HTTPException(review_status(exc), str(exc)) from exc
     return RedirectResponse(f"/review/items/{item.id}", status.HTTP_303_SEE_OTHER)
 
 
@@ -143,7 +156,7 @@ def decide_form(item_id: str, web: ModeratorPageDep, session: SessionDep, csrf_t
     try:
         decide(session, item_id, web.username, labels=labels or [], flags=flags or [], action=action or None, note=note)
     except ReviewError as exc:
-        if exc.status == 404:
+        if isinstance(exc, ReviewNotFound):
             raise HTTPException(404, str(exc)) from exc
         return RedirectResponse(f"/review/items/{item_id}?message={exc}", status.HTTP_303_SEE_OTHER)
     nxt = claim_next(session, web.username)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from model.policy.history import Offence, OffenceHistory
 from service.db.models import AuthorOffence, utcnow
-from model.policy.history import Offence
 
 
 class DbHistory:
@@ -26,6 +27,29 @@ class DbHistory:
         return [Offence(row.created_at, row.reason, row.classification_id) for row in rows]
 
 
+def history_scope(sessions: sessionmaker[Session]) -> Callable[[], AbstractContextManager[OffenceHistory]]:
+    """Opens the history for one decision step; its own session, opened only if an author's past is asked for
+    (most comments remove nothing and never ask), and closed when the step ends."""
+
+    @contextmanager
+    def scope() -> Iterator[OffenceHistory]:
+        opened: list[Session] = []
+
+        class _Lazy:
+            def offences(self, author_hash: str, reasons: Sequence[str], since: datetime) -> list[Offence]:
+                if not opened:
+                    opened.append(sessions())
+                return DbHistory(opened[0]).offences(author_hash, reasons, since)
+
+        try:
+            yield _Lazy()
+        finally:
+            for session in opened:
+                session.close()
+
+    return scope
+
+
 def record_offences(session: Session, author_hash: str | None, classification_id: str, reasons: Sequence[str],
                     at: datetime | None = None) -> None:
     """Remember a removal against the author (one row per reason); the caller commits."""
@@ -37,11 +61,10 @@ def record_offences(session: Session, author_hash: str | None, classification_id
 
 
 def clear_offences(session: Session, classification_id: str, moderator: str) -> int:
-    """A moderator cleared this post: it no longer counts against its author. Returns rows cleared."""
+    """A moderator cleared this post: it no longer counts against its author. Returns rows cleared; the caller commits."""
     rows = list(session.scalars(select(AuthorOffence).where(AuthorOffence.classification_id == classification_id,
                                                             AuthorOffence.cleared_at.is_(None))))
     for row in rows:
         row.cleared_at = utcnow()
         row.cleared_by = moderator
-    session.commit()
     return len(rows)

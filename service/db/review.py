@@ -7,7 +7,8 @@ item, under any number of API workers; on PostgreSQL the next item is picked wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,21 +16,27 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from model.labels import FLAGS, LABELS, PRIORITY_RANK, REMOVAL_REASONS
 from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
 from service.db.offences import clear_offences, record_offences
-from model.labels import FLAGS, LABELS
 
-PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "normal": 3, "low": 4}
-REMOVAL_REASONS = ("abusive", "pii", "staff_named", "spam")
 CLAIM_MINUTES = 10
 
 
 class ReviewError(RuntimeError):
-    """A review operation was refused; ``status`` is the HTTP-like reason (404 not found, 409 conflict)."""
+    """A review operation was refused; the message says why. The web app maps each kind to its status."""
 
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
+
+class ReviewNotFound(ReviewError):  # noqa: N818 - read as "review: not found"
+    """No such item or classification."""
+
+
+class ReviewConflict(ReviewError):  # noqa: N818
+    """Someone else holds the item, or it is already decided."""
+
+
+class ReviewInvalid(ReviewError):  # noqa: N818
+    """The decision names labels or flags that do not exist."""
 
 
 def enqueue(session: Session, record: ClassificationRecord, *, origin: str = "uncertain") -> ReviewItem:
@@ -79,22 +86,37 @@ def _claimable(now: datetime) -> Any:
     return and_(ReviewItem.status == "open", or_(ReviewItem.claimed_until.is_(None), ReviewItem.claimed_until < now))
 
 
-def claim(session: Session, item_id: str, moderator: str, *, minutes: int = CLAIM_MINUTES, now: datetime | None = None) -> ReviewItem:
-    """Claim one item for ``moderator`` (renewing their own claim); refused if someone else holds it."""
+def _claim(session: Session, item_id: str, moderator: str, *, minutes: int, now: datetime | None) -> ReviewItem:
+    """Claim one item for ``moderator`` (renewing their own claim) in the caller's transaction."""
     now = now or utcnow()
     until = now + timedelta(minutes=minutes)
     result = session.execute(update(ReviewItem).where(ReviewItem.id == item_id, or_(_claimable(now), and_(
         ReviewItem.status == "open", ReviewItem.claimed_by == moderator))).values(claimed_by=moderator, claimed_until=until))
-    session.commit()
-    item = session.get(ReviewItem, item_id)
+    item = session.get(ReviewItem, item_id, populate_existing=True)  # as the database has it now, whoever won
     if item is None:
-        raise ReviewError(f"no review item {item_id}", 404)
+        raise ReviewNotFound(f"no review item {item_id}")
     if result.rowcount != 1:  # type: ignore[attr-defined]
         if item.status != "open":
-            raise ReviewError("this item has already been decided")
-        raise ReviewError(f"this item is being reviewed by {item.claimed_by} until {item.claimed_until:%H:%M}")
-    session.refresh(item)
+            raise ReviewConflict("this item has already been decided")
+        raise ReviewConflict(f"this item is being reviewed by {item.claimed_by} until {item.claimed_until:%H:%M}")
     return item
+
+
+def claim(session: Session, item_id: str, moderator: str, *, minutes: int = CLAIM_MINUTES, now: datetime | None = None) -> ReviewItem:
+    """Claim one item for ``moderator`` (renewing their own claim); refused if someone else holds it. One transaction."""
+    with _transaction(session):
+        return _claim(session, item_id, moderator, minutes=minutes, now=now)
+
+
+@contextmanager
+def _transaction(session: Session) -> Iterator[None]:
+    """One use case, one transaction: committed when it succeeds, rolled back when it is refused or fails."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
 
 
 def claim_next(session: Session, moderator: str, *, minutes: int = CLAIM_MINUTES, now: datetime | None = None) -> ReviewItem | None:
@@ -110,19 +132,26 @@ def claim_next(session: Session, moderator: str, *, minutes: int = CLAIM_MINUTES
             session.rollback()
             return None
         try:
-            return claim(session, item_id, moderator, minutes=minutes, now=now)
-        except ReviewError:
+            with _transaction(session):  # the row lock (PostgreSQL) and the claim in one transaction
+                return _claim(session, item_id, moderator, minutes=minutes, now=now)
+        except ReviewConflict:
             continue  # someone else won that one: try the next
     return None
 
 
 def decide(session: Session, item_id: str, moderator: str, *, labels: Sequence[str], flags: Sequence[str], action: str | None,
            note: str | None) -> AuditEntry:
-    """Record a moderator's decision: audit entry, item closed, author history corrected."""
+    """Record a moderator's decision: audit entry, item closed, author history corrected. One transaction."""
     bad = [x for x in labels if x not in LABELS] + [x for x in flags if x not in FLAGS]
     if bad:
-        raise ReviewError(f"unknown labels or flags {bad}; labels are {list(LABELS)}, flags {list(FLAGS)}", 422)
-    item = claim(session, item_id, moderator)  # also refuses items someone else holds or that are decided
+        raise ReviewInvalid(f"unknown labels or flags {bad}; labels are {list(LABELS)}, flags {list(FLAGS)}")
+    with _transaction(session):
+        return _decide(session, item_id, moderator, labels=labels, flags=flags, action=action, note=note)
+
+
+def _decide(session: Session, item_id: str, moderator: str, *, labels: Sequence[str], flags: Sequence[str], action: str | None,
+            note: str | None) -> AuditEntry:
+    item = _claim(session, item_id, moderator, minutes=CLAIM_MINUTES, now=None)  # refuses items others hold or decided ones
     record = session.get(ClassificationRecord, item.classification_id)
     assert record is not None
     model_said = {"labels": list(record.labels or []), "flags": [k for k, v in (record.flags or {}).items()
@@ -133,7 +162,6 @@ def decide(session: Session, item_id: str, moderator: str, *, labels: Sequence[s
                        decided=decided, note=(note or None))
     session.add(entry)
     item.status, item.decided_at, item.claimed_until = "decided", utcnow(), None
-    session.commit()
     removal = [r for r in REMOVAL_REASONS if r in labels or r in flags]
     if not removal:
         clear_offences(session, record.id, moderator)  # cleared: the post no longer counts against its author
@@ -142,24 +170,25 @@ def decide(session: Session, item_id: str, moderator: str, *, labels: Sequence[s
         already = set(session.scalars(select(AuthorOffence.reason).where(AuthorOffence.classification_id == record.id)))
         record_offences(session, record.author_hash, record.id, [r for r in removal if r not in already and r != "pii"],
                         record.created_at)
-        session.commit()
+    session.flush()  # the entry's id and time, for the answer
     return entry
 
 
 def pull(session: Session, classification_id: str, moderator: str) -> ReviewItem:
-    """Bring any classified item into the queue (to correct it) and claim it."""
-    record = session.get(ClassificationRecord, classification_id)
-    if record is None:
-        raise ReviewError(f"no classification {classification_id}", 404)
-    item = session.scalar(select(ReviewItem).where(ReviewItem.classification_id == classification_id))
-    if item is None:
-        item = enqueue(session, record, origin="pulled")
-        session.add(AuditEntry(actor=moderator, event="pulled", item_id=item.id, classification_id=record.id))
-        session.commit()
-    elif item.status == "decided":
-        item.status, item.decided_at = "open", None
-        session.commit()
-    return claim(session, item.id, moderator)
+    """Bring any classified item into the queue (to correct it) and claim it. One transaction."""
+    with _transaction(session):
+        record = session.get(ClassificationRecord, classification_id)
+        if record is None:
+            raise ReviewNotFound(f"no classification {classification_id}")
+        item = session.scalar(select(ReviewItem).where(ReviewItem.classification_id == classification_id))
+        if item is None:
+            item = enqueue(session, record, origin="pulled")
+            session.flush()
+            session.add(AuditEntry(actor=moderator, event="pulled", item_id=item.id, classification_id=record.id))
+        elif item.status == "decided":
+            item.status, item.decided_at = "open", None
+        session.flush()
+        return _claim(session, item.id, moderator, minutes=CLAIM_MINUTES, now=None)
 
 
 def purge_expired(session: Session, retention_days: int, now: datetime | None = None) -> int:
@@ -182,3 +211,13 @@ def decisions(session: Session) -> list[tuple[AuditEntry, ClassificationRecord]]
              .join(ClassificationRecord, ClassificationRecord.id == AuditEntry.classification_id)
              .where(AuditEntry.event == "decision", ClassificationRecord.text.is_not(None)).order_by(AuditEntry.at))
     return [(a, c) for a, c in session.execute(query).all()]
+
+
+MODERATORS_LICENCE = "the organisation's own moderation decisions"
+
+
+def decided_rows(session: Session) -> list[dict[str, Any]]:
+    """Moderators' latest decisions as labelled rows (the labelling guide's format): every target annotated,
+    since a moderator who leaves a label off says it does not apply."""
+    return [{"text": record.text, "labels": (entry.decided or {}).get("labels", []), "flags": (entry.decided or {}).get("flags", []),
+             "channel": record.channel} for entry, record in decisions(session)]

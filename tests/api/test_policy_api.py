@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.main import create_app
 from service.db.models import AuthorOffence, ClassificationRecord
 from service.db.offences import clear_offences
-from api.main import create_app
 from tests.api.conftest import make_settings
 
 
@@ -45,16 +45,19 @@ def test_repeat_offenders_are_blocked_and_a_cleared_post_stops_counting(tmp_path
             stored = session.get(ClassificationRecord, third["record_id"])
             assert stored is not None and stored.priority == "high" and stored.policy is not None
             assert clear_offences(session, second["record_id"], moderator="mod-1") == 1
+            session.commit()
 
         fourth = client.post("/classify", json=post).json()  # first, third and this one: still three
         assert "block_author" in [a["action"] for a in fourth["actions"]]
         with Session(app.state.engine) as session:
             clear_offences(session, third["record_id"], moderator="mod-1")
+            session.commit()
         fifth = client.post("/classify", json=post).json()  # first, fourth and this one: three again
         assert "block_author" in [a["action"] for a in fifth["actions"]]
         with Session(app.state.engine) as session:
             clear_offences(session, fourth["record_id"], moderator="mod-1")
             clear_offences(session, fifth["record_id"], moderator="mod-1")
+            session.commit()
         sixth = client.post("/classify", json=post).json()  # only first and this one count
         assert "block_author" not in [a["action"] for a in sixth["actions"]]
 

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.auth import create_user
+from api.main import create_app
 from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
 from service.db.repository import create_api_key
 from service.db.review import purge_expired
-from api.main import create_app
+from service.users import create_user
 from tests.api.conftest import make_settings
 
 UNSURE = ["those clowns again", "absolute muppets the lot of them", "that clown at the office"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from service.db.review import claim_next
 from api.main import create_app
+from service.db.review import claim_next
 from tests.api.conftest import make_settings
 
 

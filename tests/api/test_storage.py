@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 
+from api.main import create_app
 from service.db.migrate import downgrade, upgrade
 from service.db.models import ClassificationRecord
-from api.main import create_app
 from tests.api.conftest import make_settings
 
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.auth import create_user
-from service.db.models import AuditEntry, ClassificationRecord
 from api.main import create_app
+from service.db.models import AuditEntry, ClassificationRecord
+from service.users import create_user
 from tests.api.conftest import make_settings
 from tests.serving import wait_until_healthy
 

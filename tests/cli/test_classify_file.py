@@ -35,7 +35,7 @@ def test_classify_file_writes_one_result_per_line_in_order_and_errors_in_place(t
     assert len(lines) == 5
     assert lines[0]["id"] == "a" and "compliment" in lines[0]["labels"]
     assert lines[1]["line"] == 2 and "not valid JSON" in lines[1]["error"]
-    assert lines[2]["id"] == "c" and "empty" in lines[2]["error"]
+    assert lines[2]["id"] == "c" and "only whitespace" in lines[2]["error"]
     assert lines[3]["id"] == "d" and "pii" in lines[3]["labels"] and lines[3]["redacted_text"] == "call me on [PHONE]"
     assert lines[4]["line"] == 5 and "channel" in lines[4]["error"]
 

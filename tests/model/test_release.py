@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import RELEASE_MODEL_DIR, Settings
 from model.loader import build_pipeline
 from model.pipeline import Pipeline
+from service.settings import RELEASE_MODEL_DIR, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 PROBES = REPO / "data" / "probes"

@@ -1,0 +1,78 @@
+"""What every command group shares: the Typer app class that maps domain errors to exit codes, the
+settings, a database session, the pipeline and the policy, each built one way."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from sqlalchemy.orm import Session
+
+from cli.errors import handled
+
+if TYPE_CHECKING:
+    from model.pipeline import Pipeline
+    from model.policy.engine import PolicyEngine
+    from service.settings import Settings
+
+
+class App(typer.Typer):
+    """A command group whose commands run under :func:`cli.errors.handled`."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(no_args_is_help=True, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:  # type: ignore[override]
+        register = super().command(*args, **kwargs)
+
+        def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+            register(handled(function))
+            return function
+
+        return decorator
+
+
+def settings(**overrides: Any) -> Settings:
+    """The settings (``SIFT_*``), with the options a command was given; a bad value exits with code 2."""
+    from service.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def session() -> Session:
+    """A session on the configured database, migrated first."""
+    from service.db.migrate import upgrade
+    from service.db.session import make_engine, make_session_factory
+
+    url = settings().effective_database_url
+    upgrade(url)
+    return make_session_factory(make_engine(url))()  # type: ignore[no-any-return]
+
+
+def pipeline(cfg: Settings | None = None, *, model_dir: Path | None = None, staff_roster: Path | None = None) -> Pipeline:
+    """The pipeline the service runs (the configured model and rules); says on stderr what did not load."""
+    from model.loader import build_pipeline
+
+    cfg = cfg or settings()
+    built, components = build_pipeline(rules_dir=cfg.rules_dir, staff_roster=staff_roster or cfg.staff_roster,
+                                       org_file=cfg.org_file, model_dir=model_dir or cfg.effective_model_dir,
+                                       threads=cfg.model_threads or None)
+    for name, component in components.items():
+        if not component.ok:
+            typer.echo(f"note: {name}: {component.detail}", err=True)
+    return built
+
+
+def policy_engine(path: Path | None = None) -> PolicyEngine:
+    from model.policy.config import load_policy
+    from model.policy.engine import PolicyEngine
+
+    return PolicyEngine(load_policy(path or settings().policy_file))

@@ -1,0 +1,43 @@
+"""``sift serve`` and ``sift db``: the HTTP service and its database."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from cli.common import App, configure_logging, settings
+
+db_app = App(help="Database migrations.")
+
+
+def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+          workers: Annotated[int, typer.Option(help="worker processes")] = 1) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from service.db.migrate import upgrade
+
+    os.environ["SIFT_HOST"] = host
+    os.environ["SIFT_PORT"] = str(port)
+    if workers > 1 and not os.environ.get("SIFT_MODEL_THREADS"):
+        # Each worker's model gets its share of the cores, so N workers do not fight over them.
+        os.environ["SIFT_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    cfg = settings(host=host, port=port)
+    # The workers read the settings from the environment: pin the folder resolved here, so a relative
+    # SIFT_DATA_DIR means the same folder in every worker.
+    os.environ["SIFT_DATA_DIR"] = str(cfg.data_dir)
+    configure_logging(cfg.log_level)
+    upgrade(cfg.effective_database_url)  # once, before the workers start (they would race on a fresh database)
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=cfg.log_level.lower())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations to the configured database."""
+    from service.db.migrate import upgrade
+
+    upgrade(settings().effective_database_url, revision)
+    typer.echo("database is up to date")

@@ -1,0 +1,1 @@
+"""sift's shipped defaults, installed as the package ``sift_data`` (see ``model/shipped.py``)."""

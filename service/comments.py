@@ -1,0 +1,226 @@
+"""Decide and store: the one path a comment takes, whichever door it came in by.
+
+A :class:`Submission` (text, channel, author, ids, posted time) goes in; a :class:`Decided` comes out: the
+classification, the policy's decision and the author's keyed hash. :func:`store` then writes it (the
+classification record, the removal counted against its author, the review item) and returns the record
+ids. ``POST /classify``, ``sift classify``, ``sift batch`` and ``sift review suggest`` all call these:
+
+    decided = classify(pipeline, policy, submissions)             # the model, the rules, then the policy
+    record_ids = store(session, decided)                           # one transaction; the caller commits
+
+The web app splits the first step so the model runs in its micro-batcher (:func:`decide` takes the
+results) and the second so concurrent requests share one commit (its group writer calls :func:`store`).
+The policy runs beside the model, never inside the writer: a decision does not queue behind the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from model.labels import PRIORITY_RANK, Channel
+from model.pipeline import MAX_TEXT_CHARS, Pipeline
+from model.policy.engine import PolicyDecision, PolicyEngine
+from model.policy.history import NoHistory, OffenceHistory
+from model.result import Classification
+from service.db.models import AuthorOffence, ClassificationRecord, ReviewItem, utcnow
+
+Origin = Literal["uncertain", "suggested"]  # why an item is in the review queue
+
+_ISO_WITH_ZONE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)")
+
+
+class Submission(BaseModel):
+    """One comment to classify. Only ``text`` is required. Fields a file line carries beside these (its
+    labels, say) are ignored; the HTTP schema (``api.schemas.ClassifyRequest``) forbids them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description=f"the comment, 1 to {MAX_TEXT_CHARS} characters")
+    channel: Channel | None = None
+    author_id: str | None = Field(None, max_length=200, description="the platform's id for the author (stored only as a keyed hash)")
+    id: str | None = Field(None, max_length=200, description="your id for the comment, echoed back")
+    posted_at: datetime | None = Field(None, description="when it was posted (ISO 8601 with a time zone)")
+
+    @field_validator("text")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is only whitespace; send the comment's words")
+        return value
+
+    @field_validator("posted_at", mode="before")
+    @classmethod
+    def _iso_with_zone(cls, value: object) -> object:
+        """Strictly ISO 8601 with a time zone: a bare number, a date alone or a local time would be guessed at."""
+        if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+            return value
+        if not isinstance(value, str) or not _ISO_WITH_ZONE.fullmatch(value.strip()):
+            raise ValueError("posted_at must be an ISO 8601 datetime with a time zone, e.g. 2026-11-28T10:00:00Z "
+                             f"or 2026-11-28T10:00:00+00:00; got {value!r}")
+        return value.strip()
+
+
+class SubmissionError(ValueError):
+    """A line of a file is not a valid submission; the message names the field and what to fix."""
+
+    def __init__(self, message: str, *, id: str | None = None):
+        super().__init__(message)
+        self.id = id
+
+
+def explain(exc: ValidationError) -> str:
+    """Pydantic's errors as one sentence a person can act on: each field and what is wrong with it."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "the comment"
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def submission(**fields: Any) -> Submission:
+    """A submission from keyword fields (a command's arguments), or a SubmissionError naming what to fix."""
+    try:
+        return Submission(**fields)
+    except ValidationError as exc:
+        raise SubmissionError(explain(exc)) from None
+
+
+def parse_line(line: str) -> Submission:
+    """A submission from one JSON Lines line (the same checks as ``POST /classify``), or a SubmissionError."""
+    try:
+        return Submission.model_validate_json(line)
+    except ValidationError as exc:
+        kinds = {err["type"] for err in exc.errors()}
+        if "json_invalid" in kinds:
+            raise SubmissionError("not valid JSON: " + "; ".join(err["msg"].removeprefix("Invalid JSON: ")
+                                                                  for err in exc.errors())) from None
+        if "model_type" in kinds:
+            raise SubmissionError("each line must be a JSON object with a \"text\" field") from None
+        raise SubmissionError(explain(exc), id=_id_of(line)) from None
+
+
+def _id_of(line: str) -> str | None:
+    import json
+
+    try:
+        value = json.loads(line).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def author_hash(secret: bytes, channel: str | None, author_id: str | None) -> str | None:
+    """A keyed hash of the author, so repeat offenders are recognised without storing who they are."""
+    if not author_id:
+        return None
+    return hmac.new(secret, f"{channel or 'other'}:{author_id}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A comment with its classification and the policy's decision: what every entry point returns."""
+
+    submission: Submission
+    result: Classification
+    decision: PolicyDecision
+    author_hash: str | None
+    received_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        """The answer's fields (API, CLI and batch alike): the caller's id, the tags, the policy's actions."""
+        return {"id": self.submission.id, **asdict(self.result), **self.decision.public_fields()}
+
+
+HistoryScope = Callable[[], AbstractContextManager[OffenceHistory]]
+
+
+@contextmanager
+def _no_history() -> Iterator[OffenceHistory]:
+    yield NoHistory()
+
+
+def decide(policy: PolicyEngine, submissions: Sequence[Submission], results: Sequence[Classification], *,
+           secret: bytes | None = None, history: HistoryScope = _no_history, now: datetime | None = None) -> list[Decided]:
+    """Apply the policy to classified submissions. ``history`` opens the repeat-offender record for the
+    duration (the database's, in the service); without a ``secret`` authors are not recognised."""
+    received = now or datetime.now(UTC)
+    out = []
+    with history() as offences:
+        for submission, result in zip(submissions, results, strict=True):
+            author = author_hash(secret, submission.channel, submission.author_id) if secret else None
+            decision = policy.decide(result, submission.text, channel=submission.channel, posted_at=submission.posted_at,
+                                     author_hash=author, history=offences, now=received)
+            out.append(Decided(submission, result, decision, author, received))
+    return out
+
+
+def classify(pipeline: Pipeline, policy: PolicyEngine, submissions: Sequence[Submission], *, secret: bytes | None = None,
+             history: HistoryScope = _no_history, now: datetime | None = None) -> list[Decided]:
+    """The model and the rules, then the policy, for each submission."""
+    results = pipeline.classify_many([s.text for s in submissions]) if submissions else []
+    return decide(policy, submissions, results, secret=secret, history=history, now=now)
+
+
+_UNSTORABLE = "\x00"  # PostgreSQL text cannot hold NUL; SQLite can, but one rule for both
+
+
+def storable(value: str | None) -> str | None:
+    """The value with characters the database cannot store replaced by U+FFFD (the pipeline ignores them anyway)."""
+    if value is None or _UNSTORABLE not in value:
+        return value
+    return value.replace(_UNSTORABLE, "\ufffd")
+
+
+def store(session: Session, decided: Sequence[Decided], *, origin: Origin = "uncertain") -> list[str]:
+    """Store each decision; text is kept only when a moderator will need to read it. Removals count against
+    their author; uncertain items (or, with ``origin="suggested"``, every item) join the review queue. The
+    caller commits: the service shares one commit among concurrent requests.
+
+    Rows go in as bulk INSERTs (one statement a table, no unit of work): on the request path the ORM's
+    per-object bookkeeping cost more than the database did."""
+    now = utcnow()
+    records: list[dict[str, Any]] = []
+    offences: list[dict[str, Any]] = []
+    reviews: list[dict[str, Any]] = []
+    for item in decided:
+        result, decision, submission = item.result, item.decision, item.submission
+        queued = result.needs_review or origin == "suggested"
+        reasons = list(result.review_reasons) or (["suggested: among the most uncertain and most diverse"] if queued else [])
+        posted_at = submission.posted_at or item.received_at
+        due = datetime.fromisoformat(decision.sla.respond_by) if decision.sla and decision.sla.respond_by else None
+        record_id = str(uuid.uuid4())
+        records.append({
+            "id": record_id, "created_at": now, "external_id": storable(submission.id), "channel": submission.channel,
+            "author_hash": item.author_hash, "posted_at": posted_at, "labels": result.labels, "scores": result.scores,
+            "flags": {**result.flags, **{f"{k}_score": v for k, v in result.flag_scores.items()}},
+            "source": result.source, "model_version": result.model_version, "needs_review": queued,
+            "review_reasons": reasons, "evidence": [asdict(e) for e in result.evidence],
+            "text_sha256": hashlib.sha256(submission.text.encode()).hexdigest(),
+            "text": storable(submission.text) if queued else None,
+            "redacted_text": storable(result.redacted_text) if queued else None,
+            "policy": decision.to_dict(), "priority": decision.priority, "respond_by": due,
+        })
+        if decision.removal_reasons and item.author_hash:
+            offences.extend({"id": str(uuid.uuid4()), "author_hash": item.author_hash, "classification_id": record_id,
+                             "reason": reason, "created_at": posted_at}
+                            for reason in dict.fromkeys(decision.removal_reasons))
+        if queued:  # a new record: it cannot be queued already
+            reviews.append({"id": str(uuid.uuid4()), "classification_id": record_id, "status": "open", "origin": origin,
+                            "priority_rank": PRIORITY_RANK.get(decision.priority, PRIORITY_RANK["low"]),
+                            "due_at": due, "reasons": reasons, "created_at": now})
+    for model, rows in ((ClassificationRecord, records), (AuthorOffence, offences), (ReviewItem, reviews)):
+        if rows:
+            session.execute(insert(model), rows)
+    return [r["id"] for r in records]
