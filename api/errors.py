@@ -81,7 +81,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
+async def review_refused(request: Request, exc: Exception) -> Response:
+    """A review step the queue refused: its status from REVIEW_STATUS, its message as the error."""
+    assert isinstance(exc, ReviewError)
+    return await http_error(request, StarletteHTTPException(review_status(exc), str(exc)))
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ReviewError, review_refused)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(InvalidTextError, invalid_text)

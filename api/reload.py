@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from model.classifier import MODEL_META_FILE
 from model.loader import load_classifier
 from model.pipeline import Pipeline
 
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def model_identity(model_dir: Path) -> str | None:
-    meta = model_dir / "sift_model.json"
+    meta = model_dir / MODEL_META_FILE
     try:
         return f"{os.path.realpath(model_dir)}:{meta.stat().st_mtime_ns}"
     except OSError:

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import REPO, load_comments, machine, percentile  # noqa: E402
+from model.classifier import MODEL_META_FILE  # noqa: E402
 
 
 def timed(fn, items, repeat: int = 1) -> list[float]:  # type: ignore[no-untyped-def]
@@ -44,7 +45,7 @@ def main() -> None:
     t0 = time.perf_counter()
     classifier = OnnxClassifier.from_pretrained(args.model)
     load_s = time.perf_counter() - t0
-    meta = json.loads((args.model / "sift_model.json").read_text())
+    meta = json.loads((args.model / MODEL_META_FILE).read_text())
     size = (args.model / "model.int8.onnx").stat().st_size
     print(f"model {meta['version']}: int8 ONNX {size / 1e6:.1f} MB, loaded in {load_s:.2f} s; "
           f"trained in {meta['train_seconds']} s on {meta['training_rows']} rows (best epoch {meta['best_epoch']})")

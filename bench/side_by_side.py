@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import REPO, load_comments, machine, percentile  # noqa: E402
+from model.classifier import MODEL_META_FILE  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -79,7 +80,7 @@ def held_out(model_dir: Path) -> str:
     """The model's own held-out figures, from its artifact (written when it was trained)."""
     import json
 
-    meta = json.loads((model_dir / "sift_model.json").read_text(encoding="utf-8"))
+    meta = json.loads((model_dir / MODEL_META_FILE).read_text(encoding="utf-8"))
     layers = json.loads((model_dir / "encoder_config.json").read_text(encoding="utf-8"))["num_hidden_layers"]
     test = meta.get("metrics", {}).get("seed-test", {})
     return f"{layers} layers, seed-test macro-F1 {test.get('macro_f1', float('nan')):.3f} ({meta['version']})"

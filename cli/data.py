@@ -68,4 +68,4 @@ def data_export_decisions(output: Annotated[Path, typer.Option("--output", "-o",
     count = write_jsonl(rows, output)
     meta = {"rows": count, "fingerprint": fingerprint(rows), "exported_at": datetime.now(UTC).isoformat()}
     output.with_suffix(output.suffix + ".meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    typer.echo(f"exported {count} decisions -> {output} (fingerprint {meta['fingerprint'][:16]}…)")
+    typer.echo(f"exported {count} decisions -> {output} (fingerprint {str(meta['fingerprint'])[:16]}…)")

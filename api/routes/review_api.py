@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.deps import ReviewerDep, SessionDep
-from api.errors import review_status
 from api.schemas import ErrorPublic
 from model.labels import FLAGS, LABELS, Channel
 from service.db.models import ClassificationRecord, ReviewItem
-from service.db.review import MAX_AGE_HOURS, QueueFilter, ReviewError, claim, claim_next, decide, list_items, pull
+from service.db.review import MAX_AGE_HOURS, QueueFilter, claim, claim_next, decide, list_items, pull
 
 router = APIRouter(prefix="/review", tags=["review"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorPublic} for code in (401, 403, 404, 409, 422)}
@@ -66,7 +65,7 @@ class ReviewDecisionPublic(BaseModel):
 
 
 def _public(item: ReviewItem, rec: ClassificationRecord) -> ReviewItemPublic:
-    from service.db.review import PRIORITY_RANK
+    from model.labels import PRIORITY_RANK
 
     names = {v: k for k, v in PRIORITY_RANK.items()}
     return ReviewItemPublic(
@@ -80,10 +79,6 @@ def _item_public(session: Session, item: ReviewItem) -> ReviewItemPublic:
     rec = session.get(ClassificationRecord, item.classification_id)
     assert rec is not None
     return _public(item, rec)
-
-
-def _fail(exc: ReviewError) -> HTTPException:
-    return HTTPException(review_status(exc), str(exc))
 
 
 @router.get("/items", response_model=ReviewItemsPublic, responses=ERRORS)
@@ -105,29 +100,20 @@ def claim_next_item(actor: ReviewerDep, session: SessionDep) -> ReviewItemPublic
 
 @router.post("/items/{item_id}/claim", response_model=ReviewItemPublic, responses=ERRORS)
 def claim_item(item_id: str, actor: ReviewerDep, session: SessionDep) -> ReviewItemPublic:
-    try:
-        item = claim(session, item_id, actor)
-    except ReviewError as exc:
-        raise _fail(exc) from exc
+    item = claim(session, item_id, actor)  # a refusal is answered by api.errors.review_refused
     return _item_public(session, item)
 
 
 @router.post("/items/{item_id}/decision", response_model=ReviewDecisionPublic, responses=ERRORS)
 def decide_item(item_id: str, body: ReviewDecisionCreate, actor: ReviewerDep, session: SessionDep) -> ReviewDecisionPublic:
-    try:
-        entry = decide(session, item_id, actor, labels=body.labels, flags=body.flags, action=body.action, note=body.note)
-    except ReviewError as exc:
-        raise _fail(exc) from exc
+    entry = decide(session, item_id, actor, labels=body.labels, flags=body.flags, action=body.action, note=body.note)
     return ReviewDecisionPublic(id=entry.id, item_id=item_id, record_id=entry.classification_id or "", actor=entry.actor,
                                 at=entry.at, model_said=entry.model_said or {}, decided=entry.decided or {})
 
 
 @router.post("/records/{record_id}/pull", response_model=ReviewItemPublic, responses=ERRORS)
 def pull_record(record_id: str, actor: ReviewerDep, session: SessionDep) -> ReviewItemPublic:
-    try:
-        item = pull(session, record_id, actor)
-    except ReviewError as exc:
-        raise _fail(exc) from exc
+    item = pull(session, record_id, actor)
     return _item_public(session, item)
 
 
