@@ -125,8 +125,9 @@ ClassifyCallerDep = Annotated[ApiKey | None, Depends(_require_scope("classify"))
 
 
 def get_web_session(request: Request, session: SessionDep) -> WebSession | None:
-    """The signed-in moderator, if the cookie is valid and the account still active."""
-    web = read_session(request, request.app.state.author_secret)
+    """The signed-in moderator, if the session cookie is valid and the account still active (looked up on
+    every request, so disabling or deleting an account ends its sessions at once)."""
+    web = read_session(request)
     if web is None:
         return None
     user = session.scalar(select(User).where(User.username == web.username, User.disabled.is_(False)))

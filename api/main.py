@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, metrics
+from api.auth import WebSessions
 from api.batcher import MicroBatcher
 from api.headers import SecurityHeaders
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   max_body_size=MAX_BODY_BYTES)  # counted as it streams: chunked bodies stop at the limit too
     app.add_middleware(BodySizeLimit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(WebSessions)  # the moderators' signed session cookie, keyed by the secret the lifespan reads
     metrics.install(app, metrics.Metrics())
     errors.install(app)
     app.include_router(health.router)

@@ -57,17 +57,15 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form(m
     if user is None:
         return templates.TemplateResponse(request, "login.html", {"web": None, "error": "Wrong username or password."},
                                           status_code=status.HTTP_401_UNAUTHORIZED)
-    response = RedirectResponse("/review", status.HTTP_303_SEE_OTHER)
-    start_session(response, request, request.app.state.author_secret, user.username)
-    return response
+    start_session(request, user.username)  # a fresh session and CSRF token: no session fixation
+    return RedirectResponse("/review", status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/logout")
-def logout(web: ModeratorPageDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, web: ModeratorPageDep, csrf_token: Annotated[str, Form()] = "") -> Response:
     _check_csrf(web, csrf_token)
-    response = RedirectResponse("/review/login", status.HTTP_303_SEE_OTHER)
-    end_session(response)
-    return response
+    end_session(request)
+    return RedirectResponse("/review/login", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("", response_class=HTMLResponse)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -74,6 +78,113 @@ def test_forms_and_cookie_calls_need_the_csrf_token(app) -> None:  # type: ignor
     done = client.post(f"/review/items/{item['id']}/decide", data={"csrf_token": token, "labels": ["negative", "abusive"]},
                        follow_redirects=False)
     assert done.status_code == 303
+
+
+def _session_payload(username: str, csrf: str) -> bytes:
+    return base64.b64encode(json.dumps({"username": username, "csrf": csrf}).encode())
+
+
+def _swap_payload(real: str) -> str:  # maria's signature on a payload naming sam
+    _, stamp, signature = real.split(".")
+    return f"{_session_payload('sam', 'known').decode()}.{stamp}.{signature}"
+
+
+FORGED_COOKIES: dict[str, Callable[[str], str]] = {
+    "signature_changed": lambda real: real[:-2] + ("AA" if not real.endswith("AA") else "BB"),
+    "payload_changed_signature_kept": _swap_payload,
+    "signed_with_another_key": lambda _: TimestampSigner("not-the-secret").sign(_session_payload("maria", "known")).decode(),
+    "signed_with_the_raw_author_secret": lambda _: TimestampSigner("test-secret").sign(_session_payload("maria", "known")).decode(),
+    "the_old_hand_built_format": lambda _: URLSafeTimedSerializer(b"test-secret", salt="sift-session").dumps(
+        {"u": "maria", "c": "known"}),
+    "not_base64": lambda _: TimestampSigner("not-the-secret").sign(b"garbage").decode(),
+}
+
+
+@pytest.mark.parametrize("forge", FORGED_COOKIES.values(), ids=FORGED_COOKIES.keys())
+def test_when_the_session_cookie_is_tampered_with_then_pages_ask_to_sign_in_and_the_api_refuses(
+        app, forge: Callable[[str], str]) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    client.post("/classify", json={"text": UNSURE[0]})
+    login(client)
+    item_id = client.get("/review/items", headers={"X-API-Key": app.state.review_key}).json()["items"][0]["id"]
+    forged = forge(client.cookies["sift_session"])
+    client.cookies.clear()
+    client.cookies.set("sift_session", forged)
+    page = client.get("/review", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/review/login"
+    assert client.get("/review/items").status_code == 401
+    assert client.post(f"/review/items/{item_id}/claim", headers={"X-CSRF-Token": "known"}).status_code == 401
+
+
+@pytest.mark.parametrize(("base_url", "secure"), [("http://testserver", False), ("https://testserver", True)])
+def test_the_session_cookie_is_strict_host_wide_for_12_hours_and_secure_over_tls(app, base_url: str,
+                                                                                 secure: bool) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app, base_url=base_url)  # the fixture's client already ran the lifespan
+    good = client.post("/review/login", data={"username": "maria", "password": "correct horse battery"}, follow_redirects=False)
+    attributes = [part.strip().lower() for part in good.headers["set-cookie"].split(";")]
+    assert attributes[0].startswith("sift_session=")
+    assert {"path=/", "max-age=43200", "httponly", "samesite=strict"} <= set(attributes)
+    assert ("secure" in attributes) is secure
+
+
+def test_signing_in_starts_a_fresh_session_with_a_new_csrf_token(app) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    planted_token = login(client, "sam", "another long password")  # a session someone left in this browser
+    planted_cookie = client.cookies["sift_session"]
+    token = login(client)
+    assert token != planted_token and client.cookies["sift_session"] != planted_cookie
+    assert '<span class="who">maria' in client.get("/review").text
+    assert client.post("/review/next", data={"csrf_token": planted_token}).status_code == 403
+    assert client.post("/review/next", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+
+
+def test_sign_out_removes_the_session_from_the_browser(app) -> None:  # type: ignore[no-untyped-def]
+    # The session is signed, not stored: sign-out cannot revoke a copy taken before it (that copy lasts
+    # its 12 hours). What it does is make the browser drop the cookie, so nothing it sends is signed in.
+    client: TestClient = app.state.test_client
+    client.post("/classify", json={"text": UNSURE[0]})
+    token = login(client)
+    item_id = client.get("/review/items").json()["items"][0]["id"]
+    out = client.post("/review/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/review/login"
+    cleared = out.headers["set-cookie"].lower()
+    assert cleared.startswith("sift_session=null;") and "expires=thu, 01 jan 1970 00:00:00 gmt" in cleared
+    assert client.cookies.get("sift_session") is None
+    assert client.get("/review", follow_redirects=False).headers["location"] == "/review/login"
+    assert client.post(f"/review/items/{item_id}/claim", headers={"X-CSRF-Token": token}).status_code == 401
+    assert client.post("/review/next", data={"csrf_token": token}, follow_redirects=False).headers["location"] == "/review/login"
+
+
+FORM_CALLS, API_CALLS = ["next", "pull", "decide", "logout"], ["api_claim", "api_decision", "api_pull"]
+WRONG_TOKENS = {"empty": "", "wrong": "forged", "non_ascii": "\u00fcber-forged"}  # non-ASCII: a 403, never a 500
+CSRF_CASES = [pytest.param(call, None, id=f"{call}-absent") for call in FORM_CALLS + API_CALLS] + [
+    pytest.param(call, sent, id=f"{call}-{name}") for call in ("decide", "api_claim") for name, sent in WRONG_TOKENS.items()]
+
+
+@pytest.mark.parametrize(("call", "sent"), CSRF_CASES)
+def test_a_signed_in_post_without_the_right_csrf_token_is_refused(app, call: str, sent: str | None) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    record_id = client.post("/classify", json={"text": UNSURE[0]}).json()["record_id"]
+    login(client)
+    item_id = client.get("/review/items").json()["items"][0]["id"]
+    form = {} if sent is None else {"csrf_token": sent}
+    header = {} if sent is None else {"X-CSRF-Token": sent.encode("latin-1")}  # as a browser could send it
+    answer = {
+        "next": lambda: client.post("/review/next", data=form),
+        "pull": lambda: client.post("/review/pull", data={**form, "record_id": record_id}),
+        "decide": lambda: client.post(f"/review/items/{item_id}/decide", data={**form, "labels": ["negative"]}),
+        "logout": lambda: client.post("/review/logout", data=form),
+        "api_claim": lambda: client.post(f"/review/items/{item_id}/claim", headers=header),
+        "api_decision": lambda: client.post(f"/review/items/{item_id}/decision", headers=header,
+                                            json={"labels": ["negative"], "flags": []}),
+        "api_pull": lambda: client.post(f"/review/records/{record_id}/pull", headers=header),
+    }[call]()
+    assert answer.status_code == 403, answer.text
+    with app.state.session_factory() as session:
+        item = session.get(ReviewItem, item_id)
+        assert item is not None and item.status == "open" and item.claimed_by is None
+        assert session.scalars(select(AuditEntry).where(AuditEntry.event == "decision")).first() is None
+    assert client.get("/review", follow_redirects=False).status_code == 200  # still signed in, sign-out included
 
 
 def test_two_moderators_never_hold_the_same_item_and_claims_expire(app) -> None:  # type: ignore[no-untyped-def]

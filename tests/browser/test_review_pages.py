@@ -134,3 +134,35 @@ def test_a_signed_out_visitor_sees_nothing(server, browser) -> None:  # type: ig
         assert "clown" not in body and "muppets" not in body and "Review queue" not in body
     api = page.request.get(f"{base}/review/items")
     assert api.status == 401 and "clown" not in api.text()
+
+
+def _session_cookie(page):  # type: ignore[no-untyped-def]
+    return next((c for c in page.context.cookies() if c["name"] == "sift_session"), None)
+
+
+def test_the_session_cookie_is_hidden_from_scripts_and_signing_out_removes_it(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, _ = server
+    page = browser.new_page()
+    sign_in(page, base)
+    cookie = _session_cookie(page)
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert not cookie["secure"]  # served over plain http here; over TLS the cookie is Secure
+    assert "sift_session" not in page.evaluate("document.cookie")
+    page.click("text=Sign out")
+    page.wait_for_url(f"{base}/review/login")
+    assert _session_cookie(page) is None
+    page.goto(f"{base}/review")
+    assert page.url == f"{base}/review/login"
+    assert page.request.post(f"{base}/review/items/next/claim").status == 401
+
+
+def test_a_tampered_session_cookie_is_signed_out(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, _ = server
+    page = browser.new_page()
+    sign_in(page, base)
+    cookie = _session_cookie(page)
+    assert cookie is not None
+    payload, stamp, signature = cookie["value"].split(".")
+    page.context.add_cookies([{**cookie, "value": f"{payload}.{stamp}.{signature[::-1]}"}])
+    page.goto(f"{base}/review")
+    assert page.url == f"{base}/review/login" and "Review queue" not in page.content()
