@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.concurrency import run_in_threadpool
@@ -23,14 +23,36 @@ from service.db.offences import history_scope
 from service.db.repository import find_api_key
 from service.settings import Settings
 
+T = TypeVar("T")
 
-# The trivial dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in the thread
-# pool, a hop per dependency per request for nothing.
-async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
 
+def _state(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency returning ``app.state.<name>``; ``async`` because FastAPI runs a plain ``def``
+    dependency in the thread pool, a hop per dependency per request for nothing."""
+
+    async def get(request: Request) -> T:
+        return cast(T, getattr(request.app.state, name))
+
+    get.__name__ = f"get_{name}"
+    return get
+
+
+# The app's parts, each one dependency that tests can override (app.dependency_overrides[get_writer] = ...).
+get_app_settings = _state("settings", Settings)
+get_pipeline = _state("pipeline", Pipeline)
+get_policy = _state("policy", PolicyEngine)
+get_batcher = _state("batcher", MicroBatcher)
+get_writer = _state("writer", GroupWriter)
+get_metrics = _state("metrics", Metrics)
+get_author_secret = _state("author_secret", bytes)
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+PolicyDep = Annotated[PolicyEngine, Depends(get_policy)]
+BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
+WriterDep = Annotated[GroupWriter, Depends(get_writer)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+AuthorSecretDep = Annotated[bytes, Depends(get_author_secret)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -39,48 +61,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-async def get_pipeline(request: Request) -> Pipeline:
-    return request.app.state.pipeline  # type: ignore[no-any-return]
-
-
-PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
-
-
-async def get_policy(request: Request) -> PolicyEngine:
-    return request.app.state.policy  # type: ignore[no-any-return]
-
-
-PolicyDep = Annotated[PolicyEngine, Depends(get_policy)]
-
-
-async def get_batcher(request: Request) -> MicroBatcher:
-    return request.app.state.batcher  # type: ignore[no-any-return]
-
-
-BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
-
-
-async def get_writer(request: Request) -> GroupWriter:
-    return request.app.state.writer  # type: ignore[no-any-return]
-
-
-WriterDep = Annotated[GroupWriter, Depends(get_writer)]
-
-
-async def get_metrics(request: Request) -> Metrics:
-    return request.app.state.metrics  # type: ignore[no-any-return]
-
-
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-
-
-async def get_author_secret(request: Request) -> bytes:
-    return request.app.state.author_secret  # type: ignore[no-any-return]
-
-
-AuthorSecretDep = Annotated[bytes, Depends(get_author_secret)]
 
 
 async def get_history(request: Request) -> HistoryScope:

@@ -17,6 +17,7 @@ from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.reload import model_identity, watch
 from api.routes import classify, health, review_api, review_pages
 from api.writer import GroupWriter
+from model.classifier import MODEL_META_FILE
 from model.labels import TARGETS
 from model.loader import ComponentStatus, build_pipeline
 from model.pipeline import DecisionPolicy
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.warning("API keys are NOT required: the service is bound to loopback (%s) only. "
                            "Set SIFT_REQUIRE_API_KEY=true or bind another address to require them.", cfg.host)
         app.state.model_identity = model_identity(cfg.effective_model_dir)
-        app.state.model_expected = (cfg.effective_model_dir / "sift_model.json").exists()
+        app.state.model_expected = (cfg.effective_model_dir / MODEL_META_FILE).exists()
         app.state.batcher = MicroBatcher(lambda: app.state.pipeline, max_batch=cfg.batch_max, wait_ms=cfg.batch_wait_ms,
                                          on_batch=app.state.metrics.batch.observe)
         app.state.batcher.start()

@@ -15,16 +15,15 @@ from sqlalchemy import func, select
 from api import charts
 from api.auth import csrf_ok, end_session, start_session
 from api.deps import ModeratorPageDep, SessionDep, WebSessionDep
-from api.errors import review_status
-from model.labels import CHANNELS, FLAGS, LABELS
+from model.labels import CHANNELS, FLAGS, LABELS, PRIORITY_RANK
 from model.policy.config import ACTIONS
 from service.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
 from service.db.review import (
     MAX_AGE_HOURS,
-    PRIORITY_RANK,
     QueueFilter,
+    ReviewConflict,
     ReviewError,
-    ReviewNotFound,
+    ReviewInvalid,
     claim,
     claim_next,
     decide,
@@ -95,10 +94,7 @@ def next_item(web: ModeratorPageDep, session: SessionDep, csrf_token: Annotated[
 def pull_item(web: ModeratorPageDep, session: SessionDep, record_id: Annotated[str, Form(max_length=64)],
               csrf_token: Annotated[str, Form()] = "") -> Response:
     _check_csrf(web, csrf_token)
-    try:
-        item = pull(session, record_id.strip(), web.username)
-    except ReviewError as exc:
-        raise HTTPException(review_status(exc), str(exc)) from exc
+    item = pull(session, record_id.strip(), web.username)  # not found: answered by api.errors.review_refused
     return RedirectResponse(f"/review/items/{item.id}", status.HTTP_303_SEE_OTHER)
 
 
@@ -133,7 +129,7 @@ def item_page(request: Request, item_id: str, web: ModeratorPageDep, session: Se
     return templates.TemplateResponse(request, "item.html", {
         "web": web, "item": item, "rec": rec, "message": message,
         "segments": _segments(rec.text, rec.evidence or []) if rec.text else [],
-        "scores": sorted({**rec.scores, **{f: rec.flags.get(f"{f}_score", 0.0) for f in FLAGS}}.items(), key=lambda kv: -kv[1]),
+        "scores": sorted({**rec.scores, **{str(f): rec.flags.get(f"{f}_score", 0.0) for f in FLAGS}}.items(), key=lambda kv: -kv[1]),
         "decision": _Obj(policy), "labels": LABELS, "flags": FLAGS, "actions": ACTIONS,
         "current_labels": rec.labels or [], "current_flags": model_flags, "model_choice": list(rec.labels or []) + model_flags})
 
@@ -153,9 +149,7 @@ def decide_form(item_id: str, web: ModeratorPageDep, session: SessionDep, csrf_t
     _check_csrf(web, csrf_token)
     try:
         decide(session, item_id, web.username, labels=labels or [], flags=flags or [], action=action or None, note=note)
-    except ReviewError as exc:
-        if isinstance(exc, ReviewNotFound):
-            raise HTTPException(404, str(exc)) from exc
+    except (ReviewConflict, ReviewInvalid) as exc:  # not found: answered by api.errors.review_refused
         return RedirectResponse(f"/review/items/{item_id}?message={exc}", status.HTTP_303_SEE_OTHER)
     nxt = claim_next(session, web.username)
     return RedirectResponse(f"/review/items/{nxt.id}" if nxt else "/review", status.HTTP_303_SEE_OTHER)
@@ -168,7 +162,7 @@ def dashboard(request: Request, web: ModeratorPageDep, session: SessionDep, days
     rows = session.execute(select(ClassificationRecord.created_at, ClassificationRecord.labels, ClassificationRecord.channel)
                            .where(ClassificationRecord.created_at >= since)).all()
     day_names = [(since + timedelta(days=i + 1)).date().isoformat() for i in range(days)]
-    series = {label: [0] * days for label in LABELS}
+    series: dict[str, list[int]] = {label: [0] * days for label in LABELS}
     by_channel: Counter[str] = Counter()
     for created, labels, channel in rows:
         index = min(days - 1, max(0, (created.date() - since.date()).days - 1)) if created.tzinfo else days - 1
@@ -179,7 +173,7 @@ def dashboard(request: Request, web: ModeratorPageDep, session: SessionDep, days
     overdue = session.scalar(select(func.count()).select_from(ReviewItem).where(
         ReviewItem.status == "open", ReviewItem.due_at.is_not(None), ReviewItem.due_at < now)) or 0
     decisions = list(session.scalars(select(AuditEntry).where(AuditEntry.event == "decision", AuditEntry.at >= since)))
-    overturn = []
+    overturn: list[tuple[str, float]] = []
     for target in LABELS + FLAGS:
         key = "labels" if target in LABELS else "flags"
         changed = sum(1 for d in decisions if (target in (d.model_said or {}).get(key, [])) != (target in (d.decided or {}).get(key, [])))
