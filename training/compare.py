@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.classifier import MODEL_META_FILE
 from model.labels import FLAGS, LABELS
 from model.loader import build_pipeline
 from training.data import IMPORT_SHARES, DataError, Example, read_many, split
@@ -27,7 +28,7 @@ def trained_sources(*model_dirs: Path | None) -> dict[str, Path]:
         if model_dir is None:
             continue
         try:
-            config = json.loads((model_dir / "sift_model.json").read_text(encoding="utf-8")).get("training_config", {})
+            config = json.loads((model_dir / MODEL_META_FILE).read_text(encoding="utf-8")).get("training_config", {})
         except (OSError, ValueError):
             continue
         for name, path in (config.get("public_data") or {}).items():

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from model.classifier import MODEL_META_FILE
 from training.config import TINY, default_base_model
 
 
@@ -84,7 +85,7 @@ def load(model_dir: Path) -> EncoderClassifier:
 
     config_dict = json.loads((model_dir / "encoder_config.json").read_text(encoding="utf-8"))
     config = AutoConfig.for_model(**config_dict)
-    meta = json.loads((model_dir / "sift_model.json").read_text(encoding="utf-8"))
+    meta = json.loads((model_dir / MODEL_META_FILE).read_text(encoding="utf-8"))
     network = EncoderClassifier(AutoModel.from_config(config), config.hidden_size, len(meta["labels"]), 0.0)
     network.load_state_dict(load_file(str(model_dir / "model.safetensors")))
     network.eval()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model.transformer import META_FILE
+from model.classifier import MODEL_META_FILE
 
 
 class RegistryError(RuntimeError):
@@ -46,7 +46,7 @@ class Registry:
         if not self.root.is_dir():
             return out
         for child in sorted(self.root.iterdir()):
-            meta = child / META_FILE
+            meta = child / MODEL_META_FILE
             if child.is_dir() and not child.is_symlink() and meta.is_file():
                 data = json.loads(meta.read_text(encoding="utf-8"))
                 out.append({"version": data["version"], "path": str(child), "created_at": data.get("created_at"),
@@ -61,7 +61,7 @@ class Registry:
 
     def path_of(self, version: str) -> Path:
         path = self.root / version
-        if not (path / META_FILE).is_file():
+        if not (path / MODEL_META_FILE).is_file():
             known = ", ".join(v["version"] for v in self.versions()) or "none"
             raise RegistryError(f"no model version {version!r} in {self.root}; known versions: {known}")
         return path

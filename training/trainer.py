@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from model.classifier import MODEL_META_FILE
 from model.encoding import HeadTailEncoder
-from model.transformer import KIND, META_FILE, OnnxClassifier
+from model.transformer import KIND, OnnxClassifier
 from training import network as net
 from training.calibrate import choose_band, choose_threshold, fit_temperature, sigmoid
 from training.config import TINY, TrainingConfig
@@ -298,13 +299,13 @@ class Trainer:
             "sources": data.sources, "code_version": _code_version(), "created_at": datetime.now(UTC).isoformat(),
             "history": history, "best_epoch": best_epoch, "train_seconds": round(train_seconds, 1),
         }
-        (out_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        (out_dir / MODEL_META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         net.export_onnx(network, out_dir)
         served = OnnxClassifier.from_pretrained(out_dir)
         meta["parity"] = self._parity(network, served, dev_texts)
         meta["metrics"] = {name: self._evaluate_set(served, rows) for name, rows in data.eval_sets.items() if rows}
         meta["int8_size_bytes"] = (out_dir / "model.int8.onnx").stat().st_size
-        (out_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        (out_dir / MODEL_META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         (out_dir / "model.onnx").unlink()  # fp32 was only the step to int8; the safetensors keep the full weights
         from training.card import write_card
 
