@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 
 from model.classifier import MODEL_META_FILE
 from model.encoding import HeadTailEncoder
-from model.transformer import KIND, OnnxClassifier
+from model.transformer import KIND, OnnxClassifier, sigmoid
 from training import network as net
-from training.calibrate import choose_band, choose_threshold, fit_temperature, sigmoid
+from training.calibrate import choose_band, choose_threshold, fit_temperature
 from training.config import TINY, TrainingConfig
 from training.data import IMPORT_SHARES, MODEL_TARGETS, DataError, Example, fingerprint, read_many, split, target_matrix
 from training.importers import IMPORTERS, read_sources
