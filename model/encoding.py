@@ -11,8 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 
 class HeadTailEncoder:
@@ -22,7 +27,7 @@ class HeadTailEncoder:
     >>> ids, mask = enc(["hello there"])  # doctest: +SKIP
     """
 
-    def __init__(self, tokenizer, max_length: int, head_share: float = 0.5,  # type: ignore[no-untyped-def]
+    def __init__(self, tokenizer: Tokenizer, max_length: int, head_share: float = 0.5,
                  prepare: Callable[[str], str] | None = None):
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8 tokens, got {max_length}")
@@ -62,11 +67,11 @@ class HeadTailEncoder:
             out.append([self.cls_id, *body, self.sep_id])
         return out
 
-    def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Token ids and attention mask, padded to the longest text in the batch (int64)."""
         return self.pad(self.encode(texts))
 
-    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Pad encoded rows to the longest one (int64 ids and attention mask)."""
         width = max(len(r) for r in rows)
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)

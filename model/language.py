@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import Protocol, SupportsFloat
 
 from model.normalize import model_text
 
@@ -27,6 +28,12 @@ class Language:
     reliable: bool  # long enough and sure enough to act on
 
 
+class _Identifier(Protocol):
+    """The part of ``py3langid.langid.LanguageIdentifier`` used here (py3langid ships no type hints)."""
+
+    def classify(self, text: str) -> tuple[str, SupportsFloat]: ...  # (ISO 639-1 code, numpy float probability)
+
+
 class LanguageDetector:
     """``detect(text)``: the likeliest language, and whether it is sure enough to act on.
 
@@ -37,10 +44,10 @@ class LanguageDetector:
     def __init__(self, min_letters: int = 20, min_score: float = 0.95):
         self.min_letters = min_letters
         self.min_score = min_score
-        self._identifier = None
+        self._identifier: _Identifier | None = None
         self._lock = threading.Lock()
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> _Identifier:
         with self._lock:
             if self._identifier is None:
                 from py3langid.langid import MODEL_FILE, LanguageIdentifier

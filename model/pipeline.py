@@ -20,7 +20,7 @@ from model.classifier import Classifier
 from model.labels import FLAGS, LABELS, TARGETS
 from model.language import Language, LanguageDetector
 from model.normalize import NormalizedText, normalize
-from model.result import Classification, Evidence
+from model.result import Classification, Evidence, Source
 from model.rules.base import Hit
 from model.rules.engine import PRECISE_SCORE, PRECISE_TARGETS, RulesEngine, RulesOutput
 
@@ -101,9 +101,10 @@ class Pipeline:
             if lang is not None:
                 result.language = lang.code if lang.reliable else None
                 result.steps.insert(1, "language")
-            if foreign[index]:
+            why_foreign = foreign[index]
+            if why_foreign:
                 result.needs_review = True
-                result.review_reasons.insert(0, foreign[index])  # type: ignore[arg-type]
+                result.review_reasons.insert(0, why_foreign)
             results.append(result)
         return results
 
@@ -163,6 +164,8 @@ class Pipeline:
                 fallback: str | None) -> Classification:
         steps = ["normalize"]
         evidence: list[Evidence] = []
+        source: Source
+        scores: dict[str, float]
         if model_scores is not None and self.classifier is not None:
             steps += ["model", "rules", "merge"]
             source = "model"
@@ -197,8 +200,9 @@ class Pipeline:
         for target in TARGETS:
             if target not in fired and not any(r.startswith(target + ":") for r in reasons):
                 continue
-            if model_source and (model_scores or {}).get(target) is not None:
-                evidence.append(Evidence(target, model_source, round(float(model_scores[target]), 4),  # type: ignore[index]
+            model_score = (model_scores or {}).get(target) if model_source else None
+            if model_score is not None:
+                evidence.append(Evidence(target, model_source, round(float(model_score), 4),
                                          detail=f"threshold {thresholds[target]:.2f}"))
             for hit in rules_out.hits:
                 if hit.target == target and hit.score > 0:
@@ -213,7 +217,7 @@ class Pipeline:
             flag_scores={flag: round(scores[flag], 4) for flag in FLAGS},
             needs_review=bool(reasons),
             review_reasons=reasons,
-            source=source,  # type: ignore[arg-type]
+            source=source,
             model_version=self.model_version if source == "model" else None,
             evidence=evidence,
             redacted_text=redacted,
@@ -232,12 +236,13 @@ class Pipeline:
         if not hits:
             return text
         spans = sorted((*norm.to_original(h.start, h.end), h.entity or "PII") for h in hits)
-        merged: list[list] = []  # type: ignore[type-arg]
+        merged: list[tuple[int, int, str]] = []
         for start, end, entity in spans:
             if merged and start < merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
+                first, last, kind = merged[-1]
+                merged[-1] = (first, max(last, end), kind)
             else:
-                merged.append([start, end, entity])
+                merged.append((start, end, entity))
         out, pos = [], 0
         for start, end, entity in merged:
             out.append(text[pos:start])

@@ -10,15 +10,24 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from model.classifier import ClassifierError
 from model.encoding import HeadTailEncoder
 
 KIND = "sift-transformer"
 META_FILE = "sift_model.json"
+
+_F = TypeVar("_F", bound=np.floating[Any])
+
+
+class _Session(Protocol):
+    """The part of ``onnxruntime.InferenceSession`` used here (onnxruntime ships no type hints)."""
+
+    def run(self, output_names: list[str], input_feed: dict[str, npt.NDArray[np.int64]]) -> list[npt.NDArray[np.float32]]: ...
 
 
 def read_meta(model_dir: Path) -> dict[str, Any]:
@@ -55,8 +64,10 @@ def length_buckets(lengths: Sequence[int], size: int, pad_budget: float) -> list
     return groups
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+def sigmoid(x: npt.NDArray[_F]) -> npt.NDArray[_F]:
+    # numpy's stubs type a ufunc on a generic float dtype as Any; at run time the input's dtype is kept.
+    out: npt.NDArray[_F] = 1.0 / (1.0 + np.exp(-x))
+    return out
 
 
 class OnnxClassifier:
@@ -68,12 +79,12 @@ class OnnxClassifier:
     """
 
     def __init__(self) -> None:
-        self._session: Any = None
+        self._session: _Session | None = None
         self.version = ""
         self.labels: tuple[str, ...] = ()
         self.thresholds: dict[str, float] = {}
         self.review_bands: dict[str, tuple[float, float]] = {}
-        self.temperatures = np.ones(0)
+        self.temperatures: npt.NDArray[np.float32] = np.ones(0, dtype=np.float32)
         self.encoder: HeadTailEncoder | None = None
         self.meta: dict[str, Any] = {}
         self.languages: tuple[str, ...] = ()  # ISO 639-1 codes it was trained for (empty: not recorded)
@@ -111,7 +122,7 @@ class OnnxClassifier:
         self.languages = tuple(meta.get("languages", ()))
         return self
 
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
+    def logits(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Raw logits, in the order given. Texts are run in length buckets: sorted by token
         count and cut into runs of at most ``bucket`` tokens' padding, so short comments
         are not padded to the longest one in the batch."""
