@@ -53,11 +53,17 @@ def _file(path: Path, name: str) -> Path:
 Mapped = tuple[set[str], set[str]] | tuple[set[str], set[str], frozenset[str]]
 
 
-def _rows(ds: Any, importer: str, licence: str, annotated: frozenset[str], to_labels: Callable[[dict], Mapped | None],
+def _licence(name: str) -> str:
+    """The registry's statement of a source's licence: the only place it is written."""
+    return IMPORTERS[name].licence
+
+
+def _rows(ds: Any, importer: str, annotated: frozenset[str], to_labels: Callable[[dict], Mapped | None],
           text_field: str, group_field: str | None = None) -> list[Example]:
     """Rows in our format. ``to_labels`` may also say what one row speaks about (else the source's
     ``annotated``); ``group_field`` keeps related rows (one template, one video) in one split."""
     out = []
+    licence = _licence(importer)
     for record in ds:
         text = record.get(text_field)
         if not isinstance(text, str) or not text.strip():
@@ -76,14 +82,14 @@ def _rows(ds: Any, importer: str, licence: str, annotated: frozenset[str], to_la
 
 def _davidson(path: Path, cache: Path) -> list[Example]:
     ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "labeled_data.csv")), split="train", cache_dir=str(cache))
-    return _rows(ds, "davidson", "MIT", frozenset({"abusive"}),
+    return _rows(ds, "davidson", frozenset({"abusive"}),
                  lambda r: ({"abusive"} if int(r["class"]) in (0, 1) else set(), set()), "tweet")
 
 
 def _olid(path: Path, cache: Path) -> list[Example]:
     ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "olid-training-v1.0.tsv")), delimiter="\t",
                                        split="train", cache_dir=str(cache))
-    return _rows(ds, "olid", "CC BY 4.0 (mirror; OLID states none)", frozenset({"abusive"}),
+    return _rows(ds, "olid", frozenset({"abusive"}),
                  lambda r: ({"abusive"} if r["subtask_a"] == "OFF" else set(), set()), "tweet")
 
 
@@ -104,7 +110,7 @@ def _tweeteval_task(task: str, target: str, positive: set[int], annotated: froze
                 if text.strip():
                     hit = int(label) in positive
                     out.append(Example(text=text.strip(), labels=frozenset({target} if hit and target else set()),
-                                       source=f"tweeteval-{task}", licence="TweetEval research terms (per-task SemEval terms)",
+                                       source=f"tweeteval-{task}", licence=_licence(f"tweeteval-{task}"),
                                        annotated=annotated))
         if not out:
             raise DataError(f"no TweetEval {task} files under {path}")
@@ -116,7 +122,7 @@ def _tweeteval_task(task: str, target: str, positive: set[int], annotated: froze
 def _ethos(path: Path, cache: Path) -> list[Example]:
     ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "Ethos_Dataset_Binary.csv")), delimiter=";",
                                        split="train", cache_dir=str(cache))
-    return _rows(ds, "ethos", "GPL-3.0", frozenset({"abusive"}),
+    return _rows(ds, "ethos", frozenset({"abusive"}),
                  lambda r: ({"abusive"} if float(r["isHate"]) >= 0.5 else set(), set()), "comment")
 
 
@@ -171,7 +177,7 @@ def _banking_labels(record: dict) -> tuple[set[str], set[str], frozenset[str]]: 
 def _banking77(path: Path, cache: Path) -> list[Example]:
     ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "train.csv")), split="train", cache_dir=str(cache))
     # Every row is a customer's message to a service provider: neither abuse nor spam; a query or a complaint.
-    return _rows(ds, "banking77", "CC BY 4.0", frozenset({"query", "complaint", "abusive", "spam"}), _banking_labels, "text")
+    return _rows(ds, "banking77", frozenset({"query", "complaint", "abusive", "spam"}), _banking_labels, "text")
 
 
 def _youtube_spam(path: Path, cache: Path) -> list[Example]:
@@ -183,14 +189,14 @@ def _youtube_spam(path: Path, cache: Path) -> list[Example]:
     ds = ds.map(lambda r: {"CONTENT": (r["CONTENT"] or "").replace("<br />", " ").replace("\ufeff", "")})
     # Split by author (only hashed into a split, never kept): one spammer's repeated posts stay on one side.
     # There are only five videos, too few to split by video.
-    return _rows(ds, "youtube_spam", "CC BY 4.0", frozenset({"spam"}),
+    return _rows(ds, "youtube_spam", frozenset({"spam"}),
                  lambda r: (set(), {"spam"} if int(r[label_key]) == 1 else set()), "CONTENT", group_field="AUTHOR")
 
 
 def _sms_spam(path: Path, cache: Path) -> list[Example]:
     ds = _datasets(cache).load_dataset("csv", data_files=str(_file(path, "SMSSpamCollection")), delimiter="\t",
                                        column_names=["label", "text"], quoting=3, split="train", cache_dir=str(cache))
-    return _rows(ds, "sms_spam", "CC BY 4.0", frozenset({"spam"}),
+    return _rows(ds, "sms_spam", frozenset({"spam"}),
                  lambda r: (set(), {"spam"} if r["label"] == "spam" else set()), "text")
 
 
@@ -205,7 +211,7 @@ def _airline(path: Path, cache: Path) -> list[Example]:
             return {"compliment"}, set()
         return set(), set()
 
-    return _rows(ds, "airline_sentiment", "CC BY-NC-SA 4.0", frozenset({"negative", "complaint", "compliment"}), labels, "text")
+    return _rows(ds, "airline_sentiment", frozenset({"negative", "complaint", "compliment"}), labels, "text")
 
 
 _PII_SPANS = {"PHONE_NUMBER", "EMAIL_ADDRESS", "STREET_ADDRESS", "ZIP_CODE", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE"}
@@ -224,23 +230,26 @@ def _presidio(path: Path, cache: Path) -> list[Example]:
         return ({"pii"} if types & _PII_SPANS else set()), set()
 
     # Split by template: sentences from one template differ only in the values filled in.
-    return _rows(ds, "presidio_synth", "MIT", frozenset({"pii"}), labels, "text", group_field="template")
+    return _rows(ds, "presidio_synth", frozenset({"pii"}), labels, "text", group_field="template")
 
+
+# Licences as shared/data/MANIFEST.md states them; rows, cards and `sift data list` read them from here.
+_TWEETEVAL = "research terms (per-task SemEval terms)"
 
 IMPORTERS: dict[str, Importer] = {
     i.name: i for i in [
         Importer("davidson", "MIT", False, frozenset({"abusive"}), "offensive/hate tweets -> abusive", _davidson),
-        Importer("olid", "CC BY 4.0 (mirror)", False, frozenset({"abusive"}), "offensive tweets -> abusive", _olid),
-        Importer("tweeteval-offensive", "research terms", True, frozenset({"abusive"}), "offensive tweets -> abusive",
+        Importer("olid", "CC BY 4.0 (mirror; OLID states none)", False, frozenset({"abusive"}), "offensive tweets -> abusive", _olid),
+        Importer("tweeteval-offensive", _TWEETEVAL, True, frozenset({"abusive"}), "offensive tweets -> abusive",
                  _tweeteval_task("offensive", "abusive", {1}, frozenset({"abusive"}))),
-        Importer("tweeteval-hate", "research terms", True, frozenset({"abusive"}), "hate tweets -> abusive",
+        Importer("tweeteval-hate", _TWEETEVAL, True, frozenset({"abusive"}), "hate tweets -> abusive",
                  _tweeteval_task("hate", "abusive", {1}, frozenset({"abusive"}))),
-        Importer("tweeteval-sentiment", "research terms", True, frozenset({"negative"}), "sentiment (val only) -> negative",
+        Importer("tweeteval-sentiment", _TWEETEVAL, True, frozenset({"negative"}), "sentiment (val only) -> negative",
                  _tweeteval_task("sentiment", "negative", {0}, frozenset({"negative"}))),
-        Importer("tweeteval-emotion", "research terms", True, frozenset({"negative"}),
+        Importer("tweeteval-emotion", _TWEETEVAL, True, frozenset({"negative"}),
                  "anger and sadness -> negative; joy and optimism -> not negative (a weak signal for tone)",
                  _tweeteval_task("emotion", "negative", {0, 3}, frozenset({"negative"}))),
-        Importer("tweeteval-irony", "research terms", True, frozenset({"compliment"}), "ironic tweets as hard negatives for compliment",
+        Importer("tweeteval-irony", _TWEETEVAL, True, frozenset({"compliment"}), "ironic tweets as hard negatives for compliment",
                  _tweeteval_task("irony", "", set(), frozenset({"compliment"}))),
         Importer("ethos", "GPL-3.0", True, frozenset({"abusive"}), "hateful YouTube/Reddit comments -> abusive", _ethos),
         Importer("banking77", "CC BY 4.0", False, frozenset({"query", "complaint", "abusive", "spam"}),
@@ -293,7 +302,9 @@ def read_sources(public_data: dict[str, Path], imports: list[Path] | None = None
             by_source.setdefault(name, []).extend(run_import(name, path, Path(cache)))
     for path in imports or []:
         for row in read_jsonl(path):
-            by_source.setdefault(row.source, []).append(row)
+            # An import file keeps the licence as it was stated when the file was written; the registry's wins.
+            importer = IMPORTERS.get(row.source)
+            by_source.setdefault(row.source, []).append(replace(row, licence=importer.licence) if importer else row)
     if allowed is not None:
         for source, rows in by_source.items():
             importer = IMPORTERS.get(source)

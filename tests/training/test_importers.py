@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from training.config import TrainingConfig
 from training.data import DataError, write_jsonl
-from training.importers import IMPORTERS, run_import
+from training.importers import IMPORTERS, read_sources, run_import
 from training.trainer import prepare
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,3 +113,14 @@ def test_restricted_sources_are_refused_unless_named(tmp_path: Path) -> None:
         prepare(config)
     allowed = prepare(config.model_copy(update={"allow_restricted": ["airline_sentiment"]}))
     assert allowed.sources["airline_sentiment"]["restricted"] is True
+
+
+def test_the_registry_states_the_licence_even_for_an_import_file_written_before_it_changed(tmp_path: Path) -> None:
+    filename, content, _ = CASES["sms_spam"]
+    _write(tmp_path / "src" / filename, content)
+    rows = run_import("sms_spam", tmp_path / "src", tmp_path / "cache")
+    path = tmp_path / "sms.jsonl"
+    write_jsonl([replace(r, licence="as it was stated last year") for r in rows], path)
+    config = TrainingConfig(base_model="tiny-random", seed_data=[REPO / "data" / "seed"], imports=[path])
+    assert prepare(config).sources["sms_spam"]["licence"] == IMPORTERS["sms_spam"].licence
+    assert {r.licence for r in read_sources({}, [path])["sms_spam"]} == {IMPORTERS["sms_spam"].licence}
