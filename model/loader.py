@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.classifier import Classifier, ClassifierError
+from model.classifier import MODEL_META_FILE, Classifier, ClassifierError
 from model.pipeline import DecisionPolicy, Pipeline
 from model.rules.engine import RulesEngine
 from model.rules.files import DEFAULT_RULES_DIR
@@ -43,7 +43,7 @@ def load_classifier(model_dir: Path | None, threads: int | None = None) -> tuple
     """Load the model in ``model_dir``; never raises, reports what went wrong instead."""
     if model_dir is None:
         return None, ComponentStatus(False, "no model directory is configured; answering from rules")
-    meta = model_dir / "sift_model.json"
+    meta = model_dir / MODEL_META_FILE
     if not meta.is_file():
         return None, ComponentStatus(False, f"no model at {model_dir}; answering from rules")
     try:

@@ -15,11 +15,11 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from model.classifier import MODEL_META_FILE as META_FILE
 from model.classifier import ClassifierError
 from model.encoding import HeadTailEncoder
 
 KIND = "sift-transformer"
-META_FILE = "sift_model.json"
 
 _F = TypeVar("_F", bound=np.floating[Any])
 
