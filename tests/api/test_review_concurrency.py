@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from service.db.review import claim_next
 from tests.api.conftest import make_settings
+from tests.serving import CheckedThread
 
 
 def test_concurrent_claims_are_exclusive(tmp_path: Path, database_url: str) -> None:
@@ -26,11 +27,11 @@ def test_concurrent_claims_are_exclusive(tmp_path: Path, database_url: str) -> N
                 while (item := claim_next(session, name)) is not None:
                     claimed[name].append(item.id)
 
-        threads = [threading.Thread(target=moderator, args=(name,)) for name in claimed]
+        threads = [CheckedThread(target=moderator, args=(name,)) for name in claimed]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=60)
+            t.join_checked(timeout=60)
     everything = claimed["maria"] + claimed["sam"]
     assert len(everything) == 40 and len(set(everything)) == 40
     if database_url.startswith("postgresql"):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from api.main import create_app
 from service.db.models import AuditEntry, ClassificationRecord
 from service.users import create_user
 from tests.api.conftest import make_settings
-from tests.serving import wait_until_healthy
+from tests.serving import CheckedThread, wait_until_healthy
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -44,7 +43,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
     app = create_app(make_settings(tmp_path, model_poll_seconds=0))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = CheckedThread(target=srv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     wait_until_healthy(base)
@@ -55,7 +54,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
         assert httpx.post(f"{base}/classify", json={"text": text, "channel": channel}).json()["needs_review"]
     yield base, app
     srv.should_exit = True
-    thread.join(timeout=10)
+    thread.join_checked(timeout=10)
 
 
 @pytest.fixture
