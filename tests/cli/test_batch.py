@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from cli.batch import run_batch
+from tests.serving import CheckedThread
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,7 @@ def rules_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIFT_DATA_DIR", str(tmp_path / "var"))
 
 
+@pytest.mark.slow  # SIGKILLs a Dask worker
 def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path: Path, rules_only: None) -> None:
     from dask.distributed import Client, LocalCluster
 
@@ -61,10 +62,10 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path: Path, rules
                     return
                 time.sleep(0.02)
 
-        killer = threading.Thread(target=kill_one_worker)
+        killer = CheckedThread(target=kill_one_worker)
         killer.start()
         counts = run_batch(source, output, chunk_size=100, client=client, progress=False)
-        killer.join()
+        killer.join_checked(timeout=30)
     finally:
         client.close()
         cluster.close()
@@ -73,6 +74,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path: Path, rules
     check_exactly_once(output, 3000)
 
 
+@pytest.mark.slow  # SIGKILLs the driver and its Dask workers
 def test_after_a_crash_the_same_command_resumes_without_redoing_rows(tmp_path: Path, rules_only: None) -> None:
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     make_input(source, 3000)
