@@ -40,6 +40,7 @@ def test_training_config_round_trips_through_the_artifact(tiny_model: Path, tiny
     assert TrainingConfig(**meta["training_config"]) == tiny_config
 
 
+@pytest.mark.slow  # trains a second model
 def test_same_data_and_seed_give_the_same_model(tiny_model: Path, tiny_config: TrainingConfig, tmp_path: Path) -> None:
     again = Trainer(tiny_config, progress=False).train(tmp_path, version="tiny-again")
     from safetensors.torch import load_file
@@ -101,12 +102,21 @@ def test_service_with_a_model_is_ready_and_says_which_version(tiny_model: Path, 
     from api.main import create_app
     from tests.api.conftest import make_settings
 
-    app = create_app(make_settings(tmp_path, model_dir=tiny_model))
+    # The tiny model's own scores are noise; a threshold of 0 makes "query" fire whatever it scores.
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    meta = json.loads((model / "sift_model.json").read_text())
+    meta["thresholds"]["query"], meta["review_bands"]["query"] = 0.0, [0.0, 0.0]
+    (model / "sift_model.json").write_text(json.dumps(meta))
+    app = create_app(make_settings(tmp_path, model_dir=model))
     with TestClient(app) as client:
         assert client.get("/readyz").json()["status"] == "ready"
         body = client.post("/classify", json={"text": "How do I pay my rent?"}).json()
         assert body["source"] == "model" and body["model_version"] == "tiny-1"
-        assert any(e["source"] == "model:tiny-1" for e in body["evidence"]) or not body["labels"]
+        assert "query" in body["labels"]
+        from_model = {e["target"]: e for e in body["evidence"] if e["source"] == "model:tiny-1"}
+        assert from_model["query"]["detail"] == "threshold 0.00", body["evidence"]
+        assert from_model["query"]["score"] == body["scores"]["query"]
 
 
 def test_registry_promotes_and_rolls_back(tiny_model: Path, tmp_path: Path) -> None:
@@ -156,6 +166,7 @@ def test_length_buckets_keep_every_row_once_within_the_padding_budget(lengths: l
         assert 1 - sum(lengths[i] for i in group) / (widest * len(group)) <= 0.25
 
 
+@pytest.mark.slow  # trains a student model
 def test_a_student_keeps_only_the_layers_asked_for_and_learns_from_its_teacher(tiny_model: Path, tiny_config: TrainingConfig,
                                                                                tmp_path: Path) -> None:
     config = tiny_config.model_copy(update={"layers": [1], "teacher": tiny_model, "epochs": 1, "train_limit": 200})
