@@ -39,7 +39,7 @@ def data_list() -> None:
 
     for importer in IMPORTERS.values():
         flag = "restricted" if importer.restricted else "open"
-        typer.echo(f"{importer.name:22} {importer.licence:22} {flag:10} {','.join(sorted(importer.annotated)):28} {importer.description}")
+        typer.echo(f"{importer.name:22} {importer.licence:40} {flag:10} {','.join(sorted(importer.annotated)):28} {importer.description}")
 
 
 @data_app.command("split")
@@ -58,12 +58,12 @@ def data_split(output: Annotated[Path | None, typer.Option(help="folder for trai
 @data_app.command("export-decisions")
 def data_export_decisions(output: Annotated[Path, typer.Option("--output", "-o", help="JSONL to write")]) -> None:
     """Write moderators' decisions as labelled JSONL (the labelling guide's format), with a fingerprint."""
-    from service.db.review import MODERATORS_LICENCE, decided_rows
-    from training.data import fingerprint, parse_example, write_jsonl
+    from service.db.review import decided_rows
+    from training.data import MODERATORS, MODERATORS_LICENCE, fingerprint, parse_example, write_jsonl
 
     with session() as db:
         raw = decided_rows(db)
-    rows = [parse_example({**row, "source": "moderators", "licence": MODERATORS_LICENCE}, f"decision {i + 1}")
+    rows = [parse_example({**row, "source": MODERATORS, "licence": MODERATORS_LICENCE}, f"decision {i + 1}")
             for i, row in enumerate(raw)]
     count = write_jsonl(rows, output)
     meta = {"rows": count, "fingerprint": fingerprint(rows), "exported_at": datetime.now(UTC).isoformat()}

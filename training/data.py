@@ -21,6 +21,8 @@ from model.labels import CHANNELS, FLAGS, LABELS
 MODEL_TARGETS: tuple[str, ...] = LABELS + ("spam",)  # staff_named stays with the roster rules
 ALL_TARGETS: tuple[str, ...] = LABELS + FLAGS
 SPLITS = ("train", "dev", "test")
+# Rows from `sift data export-decisions`: the organisation's own, never a public set's.
+MODERATORS, MODERATORS_LICENCE = "moderators", "the organisation's own moderation decisions"
 
 
 class DataError(ValueError):

@@ -29,7 +29,18 @@ from model.transformer import KIND, OnnxClassifier, sigmoid
 from training import network as net
 from training.calibrate import choose_band, choose_threshold, fit_temperature
 from training.config import TINY, TrainingConfig
-from training.data import IMPORT_SHARES, MODEL_TARGETS, DataError, Example, fingerprint, read_many, split, target_matrix
+from training.data import (
+    IMPORT_SHARES,
+    MODEL_TARGETS,
+    MODERATORS,
+    MODERATORS_LICENCE,
+    DataError,
+    Example,
+    fingerprint,
+    read_many,
+    split,
+    target_matrix,
+)
 from training.importers import IMPORTERS, read_sources
 from training.metrics import label_metrics, macro_f1
 
@@ -86,8 +97,8 @@ def prepare(config: TrainingConfig) -> Prepared:
     decided = read_many(config.decisions) if config.decisions else []
     if decided:
         # Moderators label every target, and their corrections are the point: all of them train.
-        train.extend(replace(r, source="moderators") for r in decided)
-        sources["moderators"] = {"licence": "the organisation's own moderation decisions", "rows": len(decided), "restricted": False}
+        train.extend(replace(r, source=MODERATORS, licence=MODERATORS_LICENCE) for r in decided)
+        sources[MODERATORS] = {"licence": MODERATORS_LICENCE, "rows": len(decided), "restricted": False}
     return Prepared(train=train, dev=dev, eval_sets=eval_sets, sources=sources)
 
 

@@ -213,9 +213,6 @@ def decisions(session: Session) -> list[tuple[AuditEntry, ClassificationRecord]]
     return [(a, c) for a, c in session.execute(query).all()]
 
 
-MODERATORS_LICENCE = "the organisation's own moderation decisions"
-
-
 def decided_rows(session: Session) -> list[dict[str, Any]]:
     """Moderators' latest decisions as labelled rows (the labelling guide's format): every target annotated,
     since a moderator who leaves a label off says it does not apply."""
