@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import pipeline, policy_engine, settings
+from cli.common import pipeline, policy_engine, require, settings
 from cli.errors import USAGE
 
 
@@ -50,11 +50,7 @@ def batch(input: Annotated[Path, typer.Option("--input", "-i", help="JSONL or Pa
     """Classify a backlog on Dask (a local cluster on 127.0.0.1 by default); rerun after a crash to resume."""
     from cli.batch import run_batch
 
-    try:
-        import dask.distributed  # noqa: F401 - only to say what to install
-    except ImportError as exc:
-        typer.echo(f"error: `sift batch` needs Dask: pip install 'sift[batch]' ({exc})", err=True)
-        raise typer.Exit(USAGE) from exc
+    require("dask.distributed", "batch", "sift batch")
     if not input.is_file():
         raise FileNotFoundError(2, "no such file", str(input))
     counts = run_batch(input, output, settings=settings(), chunk_size=chunk_size, workers=workers, scheduler=scheduler)

@@ -3,6 +3,7 @@ settings, a database session, the pipeline and the policy, each built one way.""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from sqlalchemy.orm import Session
 
-from cli.errors import handled
+from cli.errors import USAGE, handled
 
 if TYPE_CHECKING:
     from model.pipeline import Pipeline
@@ -33,6 +34,15 @@ class App(typer.Typer):
             return function
 
         return decorator
+
+
+def require(module: str, extra: str, command: str) -> None:
+    """Exit saying what to install when ``command`` needs a part of sift this install left out."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        typer.echo(f"error: `{command}` needs {module}: pip install 'sift[{extra}]' ({exc})", err=True)
+        raise typer.Exit(USAGE) from exc
 
 
 def settings(**overrides: Any) -> Settings:

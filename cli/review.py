@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import App, pipeline, policy_engine, session, settings
-from cli.errors import USAGE
+from cli.common import App, pipeline, policy_engine, require, session, settings
 
 review_app = App(help="The review queue: suggest items, purge old texts.")
 
@@ -30,11 +29,7 @@ def review_suggest(input: Annotated[Path, typer.Option("--input", "-i", help="JS
     """Pick the comments most worth a moderator's time (most uncertain, then most diverse) and queue them."""
     from service.suggest import suggest
 
-    try:
-        import sklearn  # noqa: F401 - only to say what to install
-    except ImportError as exc:
-        typer.echo(f"error: `sift review suggest` needs scikit-learn: pip install 'sift[train]' ({exc})", err=True)
-        raise typer.Exit(USAGE) from exc
+    require("sklearn", "train", "sift review suggest")
     if not input.is_file():
         raise FileNotFoundError(2, "no such file", str(input))
     built, policy, cfg = pipeline(), policy_engine(), settings()
