@@ -85,12 +85,18 @@ def source_measures(name: str, rows: Sequence[Example], result: SystemResult) ->
     return out
 
 
-def score_set(name: str, pipeline: Pipeline, rows: Sequence[Example]) -> dict[str, Any]:
-    """One held-out set through the pipeline: macro-F1, per-label metrics, review rate, the set's own measures.
-    `sift evaluate` and `sift models compare` both read their figures from this."""
+def run_set(name: str, pipeline: Pipeline, rows: Sequence[Example]) -> tuple[dict[str, Any], SystemResult]:
+    """One held-out set through the pipeline: its summary (macro-F1, per-label metrics, review rate, the set's
+    own measures) and the per-row result. `sift evaluate` and `sift models compare` both read their figures
+    from this."""
     y, m = gold(rows)
     result = run_pipeline(name, pipeline, rows, y, m)
-    return {**result.summary(), "rows": len(rows), "measures": source_measures(name, rows, result)}
+    return {**result.summary(), "rows": len(rows), "measures": source_measures(name, rows, result)}, result
+
+
+def score_set(name: str, pipeline: Pipeline, rows: Sequence[Example]) -> dict[str, Any]:
+    """The summary of :func:`run_set`."""
+    return run_set(name, pipeline, rows)[0]
 
 
 def run_profanity_check(rows: Sequence[Example], y: np.ndarray, m: np.ndarray) -> SystemResult | None:

@@ -80,3 +80,44 @@ def test_the_gate_does_not_refuse_on_a_label_with_a_handful_of_positives() -> No
     assert judge(candidate, current) == []  # one spam row flipped: shown in the table, not a verdict
     candidate["probe"]["f1"]["query"] = 0.8
     assert judge(candidate, current) and "query" in judge(candidate, current)[0]
+
+
+def _probe(flips_wrong: int, flips_right: int) -> tuple[dict[str, dict], dict[str, dict]]:  # type: ignore[type-arg]
+    """A 200-row probe set with 40 negatives; the current model finds 30 of them (and 5 false alarms); the
+    candidate loses ``flips_wrong`` of its hits and gains ``flips_right`` of its misses."""
+    from training.compare import resample_f1
+    from training.data import ALL_TARGETS
+    from training.metrics import label_metrics
+
+    rows = _rows("probe", 40, frozenset({"negative"}), annotated=frozenset({"negative"})) + _rows(
+        "probe-clean", 160, annotated=frozenset({"negative"}))
+    y, m = target_matrix(rows, ALL_TARGETS)
+    j = ALL_TARGETS.index("negative")
+    current = np.zeros_like(y, dtype=bool)
+    current[:30, j] = True
+    current[40:45, j] = True
+    candidate = current.copy()
+    candidate[:flips_wrong, j] = False
+    candidate[30:30 + flips_right, j] = True
+
+    def summary(pred: np.ndarray) -> dict[str, dict]:  # type: ignore[type-arg]
+        metrics = label_metrics(pred, y, m, ALL_TARGETS)
+        return {"probe": {"macro_f1": metrics["negative"]["f1"], "f1": {"negative": metrics["negative"]["f1"]},
+                          "support": {"negative": 40}, "resampled": resample_f1("probe", rows, pred)}}
+
+    return summary(candidate), summary(current)
+
+
+def test_the_gate_refuses_a_loss_the_paired_resamples_agree_on() -> None:
+    candidate, current = _probe(flips_wrong=6, flips_right=0)
+    problems = judge(candidate, current)
+    assert any(p.startswith("probe: negative F1 0.696 is below the current 0.800") and "in 100% of 1000 paired resamples" in p
+               for p in problems), problems
+    candidate, current = _probe(flips_wrong=3, flips_right=0)  # three hits lost and nothing gained: still a loss
+    assert judge(candidate, current)
+
+
+def test_the_gate_does_not_refuse_on_rows_flipping_both_ways() -> None:
+    candidate, current = _probe(flips_wrong=6, flips_right=4)
+    assert candidate["probe"]["f1"]["negative"] < current["probe"]["f1"]["negative"] - 0.02  # beyond the tolerance...
+    assert judge(candidate, current) == []  # ...but the resamples do not agree it is a loss
