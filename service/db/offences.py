@@ -27,25 +27,34 @@ class DbHistory:
         return [Offence(row.created_at, row.reason, row.classification_id) for row in rows]
 
 
+class _LazyHistory:
+    """:class:`DbHistory` on a session of its own, opened at the first question (most comments remove
+    nothing and never ask)."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+        self._session: Session | None = None
+
+    def offences(self, author_hash: str, reasons: Sequence[str], since: datetime) -> list[Offence]:
+        if self._session is None:
+            self._session = self._sessions()
+        return DbHistory(self._session).offences(author_hash, reasons, since)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
 def history_scope(sessions: sessionmaker[Session]) -> Callable[[], AbstractContextManager[OffenceHistory]]:
-    """Opens the history for one decision step; its own session, opened only if an author's past is asked for
-    (most comments remove nothing and never ask), and closed when the step ends."""
+    """Opens the history for one decision step, and closes its session (if one was opened) when the step ends."""
 
     @contextmanager
     def scope() -> Iterator[OffenceHistory]:
-        opened: list[Session] = []
-
-        class _Lazy:
-            def offences(self, author_hash: str, reasons: Sequence[str], since: datetime) -> list[Offence]:
-                if not opened:
-                    opened.append(sessions())
-                return DbHistory(opened[0]).offences(author_hash, reasons, since)
-
+        history = _LazyHistory(sessions)
         try:
-            yield _Lazy()
+            yield history
         finally:
-            for session in opened:
-                session.close()
+            history.close()
 
     return scope
 
