@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pipeline, app.state.components = build_pipeline(
             rules_dir=cfg.rules_dir, staff_roster=cfg.staff_roster, org_file=cfg.org_file,
             model_dir=cfg.effective_model_dir, policy=policy, cache_size=cfg.model_cache,
-            threads=cfg.model_threads or None)
+            threads=cfg.model_threads or None, rules_budget=cfg.rules_budget)
         app.state.policy = PolicyEngine(load_policy(cfg.policy_file))
         app.state.components["policy"] = ComponentStatus(True, f"policy from {cfg.policy_file}")
         for name, component in app.state.components.items():

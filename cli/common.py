@@ -74,7 +74,7 @@ def pipeline(cfg: Settings | None = None, *, model_dir: Path | None = None, staf
     cfg = cfg or settings()
     built, components = build_pipeline(rules_dir=cfg.rules_dir, staff_roster=staff_roster or cfg.staff_roster,
                                        org_file=cfg.org_file, model_dir=model_dir or cfg.effective_model_dir,
-                                       threads=cfg.model_threads or None)
+                                       threads=cfg.model_threads or None, rules_budget=cfg.rules_budget)
     for name, component in components.items():
         if not component.ok:
             typer.echo(f"note: {name}: {component.detail}", err=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.classifier import MODEL_META_FILE, Classifier, ClassifierError
-from model.pipeline import DecisionPolicy, Pipeline
+from model.pipeline import RULES_BUDGET_SECONDS, DecisionPolicy, Pipeline
 from model.rules.engine import RulesEngine
 from model.rules.files import DEFAULT_RULES_DIR
 
@@ -63,14 +63,17 @@ def load_classifier(model_dir: Path | None, threads: int | None = None) -> tuple
 def build_pipeline(*, rules_dir: Path = DEFAULT_RULES_DIR, staff_roster: Path | None = None, org_file: Path | None = None,
                    model_dir: Path | None = None, policy: DecisionPolicy | None = None,
                    cache_size: int = 0, threads: int | None = None,
-                   detect_language: bool = True) -> tuple[Pipeline, dict[str, ComponentStatus]]:
+                   detect_language: bool = True,
+                   rules_budget: float | None = RULES_BUDGET_SECONDS) -> tuple[Pipeline, dict[str, ComponentStatus]]:
     """Rules (errors in rule files are raised: they are configuration to fix) plus the model; ``cache_size``
-    texts' model scores are remembered (0: none). Each comment's language is detected (``model.language``)."""
+    texts' model scores are remembered (0: none). Each comment's language is detected (``model.language``).
+    ``rules_budget`` is the seconds one comment's rules may take (None: no limit; offline evaluation uses None
+    so its figures never depend on how busy the machine is)."""
     from model.language import LanguageDetector
 
     rules = RulesEngine.from_dir(rules_dir, staff_roster=staff_roster, org_file=org_file)
     roster_note = f"staff roster {staff_roster}" if staff_roster else "no staff roster configured (staff_named never fires)"
     classifier, model_status = load_classifier(model_dir, threads)
     pipeline = Pipeline(rules, classifier, policy, missing_model_reason=model_status.detail, cache_size=cache_size,
-                        languages=LanguageDetector() if detect_language else None)
+                        languages=LanguageDetector() if detect_language else None, rules_budget=rules_budget)
     return pipeline, {"rules": ComponentStatus(True, f"rules from {rules_dir}; {roster_note}"), "model": model_status}

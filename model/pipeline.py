@@ -21,12 +21,16 @@ from model.labels import FLAGS, LABELS, TARGETS
 from model.language import Language, LanguageDetector
 from model.normalize import NormalizedText, normalize
 from model.result import Classification, Evidence, Source
-from model.rules.base import Hit
+from model.rules.base import Budget, Hit
 from model.rules.engine import PRECISE_SCORE, PRECISE_TARGETS, RulesEngine, RulesOutput
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 10_000
+# The time one comment's rules may take by default (settings: SIFT_RULES_BUDGET_MS); past it they are cut
+# short and the comment goes to review. An ordinary comment takes about a millisecond, a 10,000-character one
+# of ordinary comments about 0.1 s; a 10,000-character run of digit groups 0.7 s.
+RULES_BUDGET_SECONDS = 0.25
 
 
 class InvalidTextError(ValueError):
@@ -65,8 +69,10 @@ class Pipeline:
 
     def __init__(self, rules: RulesEngine, classifier: Classifier | None = None, policy: DecisionPolicy | None = None,
                  *, missing_model_reason: str = "no learnt model is loaded", cache_size: int = 0,
-                 languages: LanguageDetector | None = None):
+                 languages: LanguageDetector | None = None, rules_budget: float | None = RULES_BUDGET_SECONDS):
         self.rules = rules
+        Budget(rules_budget)  # refuses a negative budget at construction
+        self.rules_budget = rules_budget  # seconds per comment; None: no limit
         # Detects each comment's language; the model labels only those in the languages it was trained for.
         self.languages = languages
         self.classifier = classifier
@@ -94,7 +100,7 @@ class Pipeline:
         by_row = dict(zip(model_rows, model_scores, strict=True)) if model_scores is not None else {}
         results = []
         for index, norm in enumerate(normalized):
-            rules_out = self.rules.analyze(norm.text)
+            rules_out = self.rules.analyze(norm.text, Budget(self.rules_budget))
             lang = detected[index]
             why_rules = foreign[index] if foreign[index] and self.classifier is not None else fallback
             result = self._decide(norm, rules_out, by_row.get(index), why_rules)
@@ -185,11 +191,13 @@ class Pipeline:
             scores = dict(rules_out.scores)
             model_source = ""
         steps += ["thresholds", "review"]
+        if rules_out.cut_short:
+            steps[steps.index("rules")] = "rules (cut short)"
 
         # A high-precision rule hit decides its label whatever the model's threshold (the guide's hard rules).
         forced = {t for t in PRECISE_TARGETS if rules_out.scores[t] >= PRECISE_SCORE}
         fired = {t for t in TARGETS if scores[t] >= thresholds[t]} | forced
-        reasons: list[str] = []
+        reasons: list[str] = [rules_out.cut_short] if rules_out.cut_short else []
         for target in TARGETS:
             if target in forced:
                 continue

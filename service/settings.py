@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.classifier import MODEL_META_FILE
+from model.pipeline import RULES_BUDGET_SECONDS
 from model.shipped import POLICY_FILE, RELEASE_MODEL_DIR, RULES_DIR, STAFF_ROSTER
 
 _CHECKOUT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,9 @@ class Settings(BaseSettings):
                              description="remember the model's scores for this many recent texts (identical comments "
                                          "in a wave are scored once); 0 turns it off")
     batch_wait_ms: float = Field(2.0, ge=0, le=100, description="micro-batching: how long to gather concurrent requests")
+    rules_budget_ms: float = Field(RULES_BUDGET_SECONDS * 1000, ge=0, le=60_000,
+                                   description="time one comment's rules may take; past it they are cut short and the "
+                                               "comment goes to review (0: no limit)")
     retention_days: int = Field(90, ge=1, description="days the text of review items is kept before it is purged")
     model_poll_seconds: float = Field(2.0, ge=0, description="how often to look for a newly promoted model (0: never)")
 
@@ -130,6 +134,11 @@ class Settings(BaseSettings):
     def resolved(self) -> Settings:
         """These settings with the model fixed to the one served now (for workers in other processes)."""
         return self.model_copy(update={"model_dir": self.effective_model_dir})
+
+    @property
+    def rules_budget(self) -> float | None:
+        """Seconds one comment's rules may take, as the pipeline takes it (None: no limit)."""
+        return self.rules_budget_ms / 1000 if self.rules_budget_ms else None
 
     def author_secret(self) -> bytes:
         """The key for hashing author ids; generated once and kept in the data folder."""

@@ -89,7 +89,7 @@ def resample_f1(name: str, rows: list[Example], predicted: np.ndarray) -> dict[s
 
 
 def score(model_dir: Path | None, sets: dict[str, list[Example]], roster: Path | None) -> dict[str, dict[str, Any]]:
-    pipeline, components = build_pipeline(staff_roster=roster, model_dir=model_dir)
+    pipeline, components = build_pipeline(staff_roster=roster, model_dir=model_dir, rules_budget=None)
     if model_dir is not None and not components["model"].ok:
         raise ValueError(components["model"].detail)
     out = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from model.rules.base import AbuseCategory, Hit, Pattern
+from model.rules.base import UNLIMITED, AbuseCategory, Budget, Hit, Pattern
 from model.rules.files import AbuseFile, TermSpec, load_rule_file
 from model.rules.prefilter import PatternGate
 
@@ -246,7 +246,7 @@ class AbuseRule:
         self._spaced[joined] = result
         return result
 
-    def find(self, text: str) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
         lowered = text.lower()
         hits: list[Hit] = []
         singles: list[tuple[int, int, str]] = []
@@ -272,10 +272,12 @@ class AbuseRule:
                 hits.append(Hit("abusive", found.rule, found.score, start, start + len(core), detail=found.detail,
                                 category=found.category))
         flush_singles()
+        budget.check("abuse.words")
 
         for pattern, possible in zip(self._phrases, self._gate.mask(lowered), strict=True):
             if not possible:
                 continue
+            budget.check(f"abuse.{pattern.name}")
             category = self._phrase_categories[pattern.name]
             for m in pattern.regex.finditer(lowered):
                 hits.append(Hit("abusive", f"abuse.{pattern.name}", pattern.score, m.start(), m.end(), detail=category,

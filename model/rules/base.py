@@ -8,6 +8,8 @@ as Presidio's ``Pattern`` and ``PatternRecognizer`` do.
 from __future__ import annotations
 
 import re
+import time
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, get_args
@@ -81,11 +83,78 @@ class Pattern:
 Validator = Callable[[str], bool]
 
 
+class BudgetExceeded(Exception):
+    """One comment's rules ran past their time budget; ``step`` names where they were cut short."""
+
+    def __init__(self, step: str, spent: float, limit: float) -> None:
+        super().__init__(f"{step}: {spent * 1000:.0f} ms spent, the budget is {limit * 1000:.0f} ms")
+        self.step, self.spent, self.limit = step, spent, limit
+
+
+class Budget:
+    """The time one comment's rules may take. Rules call :meth:`check` between steps whose cost grows with
+    the text (each pattern, each candidate match); past the budget it raises :class:`BudgetExceeded`, which
+    the engine turns into a result that says which step was cut short and goes to review.
+
+    Every rule is linear in its input (``bench/rules_worst.py`` prints the growth); the budget bounds the
+    constant: a 10,000-character comment of digit groups costs the phone matcher about 0.7 s.
+
+    >>> Budget(None).check("pii.phone")  # no limit: never raises
+    """
+
+    __slots__ = ("limit", "started")
+
+    def __init__(self, seconds: float | None, *, started: float | None = None) -> None:
+        if seconds is not None and not seconds >= 0:
+            raise ValueError(f"a rules budget must be a number of seconds >= 0 or None, got {seconds!r}")
+        self.limit = seconds
+        self.started = time.perf_counter() if started is None else started
+
+    def spent(self) -> float:
+        return time.perf_counter() - self.started
+
+    def check(self, step: str) -> None:
+        if self.limit is not None:
+            spent = self.spent()
+            if spent > self.limit:
+                raise BudgetExceeded(step, spent, self.limit)
+
+
+UNLIMITED = Budget(None, started=0.0)
+
+
+class Spans:
+    """Disjoint half-open character spans, kept sorted, so "does this overlap one kept?" costs a bisection
+    rather than a pass over all of them (rules with many hits stay linear in the comment).
+
+    >>> kept = Spans()
+    >>> kept.add(5, 9)
+    >>> kept.overlaps(8, 12), kept.overlaps(9, 12), kept.overlaps(0, 5)
+    (True, False, False)
+    """
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect_right(self._starts, start)
+        return bool((i and self._ends[i - 1] > start) or (i < len(self._starts) and self._starts[i] < end))
+
+    def add(self, start: int, end: int) -> None:
+        """Keep a span that overlaps none kept (the caller checks with :meth:`overlaps`)."""
+        i = bisect_right(self._starts, start)
+        self._starts.insert(i, start)
+        self._ends.insert(i, end)
+
+
 class Rule(Protocol):
     """What the rules engine asks of each detector."""
 
     name: str
 
-    def find(self, text: str) -> list[Hit]:
-        """Return every hit in ``text`` (already normalised)."""
+    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
+        """Return every hit in ``text`` (already normalised); call ``budget.check(step)`` between costly steps."""
         ...

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from model.labels import Label
-from model.rules.base import Hit, Pattern
+from model.rules.base import UNLIMITED, Budget, Hit, Pattern
 from model.rules.files import CuesFile, PhraseSpec, load_rule_file
 from model.rules.prefilter import PatternGate
 
@@ -44,10 +44,11 @@ class CueRule:
     def from_file(cls, path: Path) -> CueRule:
         return cls(load_rule_file(path, CuesFile), where=str(path))
 
-    def find(self, text: str) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
         hits: list[Hit] = []
         possible = self._gate.mask(text)
         for label, patterns in self._cue_slots.items():
+            budget.check(f"cues.{label}")
             label_hits: list[Hit] = []
             for pattern, slot in patterns:
                 m = pattern.regex.search(text) if possible[slot] else None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from model.labels import TARGETS
 from model.rules.abuse import NEGATIVE_CATEGORIES, AbuseRule
-from model.rules.base import CUE_CATEGORIES, Hit, Rule
+from model.rules.base import CUE_CATEGORIES, Budget, BudgetExceeded, Hit, Rule
 from model.rules.cues import CUE_LABELS, CueRule
 from model.rules.files import DEFAULT_RULES_DIR
 from model.rules.pii import PiiRule
@@ -34,6 +34,9 @@ CONTACT_ENTITIES = frozenset({"PHONE", "EMAIL", "PERSON"})
 class RulesOutput:
     hits: list[Hit]
     scores: dict[str, float]
+    # Why the rules stopped before the end (their time budget ran out): the step cut short, the time
+    # spent and the rules that never ran. None when every rule ran to the end.
+    cut_short: str | None = None
 
 
 class RulesEngine:
@@ -58,10 +61,22 @@ class RulesEngine:
             CueRule.from_file(rules_dir / "cues.yaml"),
         ])
 
-    def analyze(self, text: str) -> RulesOutput:
+    def analyze(self, text: str, budget: Budget | None = None) -> RulesOutput:
+        """Every rule over ``text``, in order (personal data first). With a ``budget``, a rule that runs past
+        it is cut short and the rules after it are skipped; the hits found until then still count, and
+        ``cut_short`` says where and why (the pipeline sends such a comment to review)."""
         hits: list[Hit] = []
-        for rule in self.rules:
-            hits.extend(rule.find(text))
+        cut_short = None
+        budget = budget or Budget(None)
+        for index, rule in enumerate(self.rules):
+            try:
+                budget.check(f"{rule.name} (before it started)")
+                hits.extend(rule.find(text, budget))
+            except BudgetExceeded as exc:
+                started = not exc.step.endswith("(before it started)")
+                skipped = [r.name for r in self.rules[index + started:]]
+                cut_short = f"rules cut short at {exc}" + (f"; not run: {', '.join(skipped)}" if skipped else "")
+                break
         scores: dict[str, float] = dict.fromkeys(TARGETS, 0.0)
         misses: dict[str, float] = dict.fromkeys(CUE_LABELS, 1.0)
         for hit in hits:
@@ -78,4 +93,4 @@ class RulesEngine:
             scores["pii"] = max((h.score for h in personal), default=0.0)
         if any(h.target == "abusive" and h.category in NEGATIVE_CATEGORIES and h.score >= 0.5 for h in hits):
             scores["negative"] = max(scores["negative"], ABUSE_TO_NEGATIVE)
-        return RulesOutput(hits, scores)
+        return RulesOutput(hits, scores, cut_short)

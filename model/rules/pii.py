@@ -21,7 +21,7 @@ from phonenumbers import Leniency, PhoneNumberType
 from schwifty import IBAN
 from stdnum import luhn
 
-from model.rules.base import Hit, Pattern, Validator
+from model.rules.base import UNLIMITED, Budget, Hit, Pattern, Spans, Validator
 from model.rules.files import OrgFile, PiiFile, load_rule_file
 from model.rules.prefilter import PatternGate
 
@@ -103,12 +103,13 @@ class PiiRule:
         squashed = _squash(value)
         return any(org and org in squashed for org in self._org_values)
 
-    def _phones(self, text: str) -> list[Hit]:
+    def _phones(self, text: str, budget: Budget) -> list[Hit]:
         # The matcher is slow; a hit needs ten digits or a "+", so skip texts with neither.
         if "+" not in text and len(_DIGIT.findall(text)) < _PHONE_DIGITS:
             return []
         hits: list[Hit] = []
         for match in phonenumbers.PhoneNumberMatcher(text, self._region, leniency=Leniency.POSSIBLE):
+            budget.check("pii.phone")
             raw = match.raw_string
             digits = _DIGITS.sub("", raw)
             if len(digits) < 10 and not raw.startswith("+"):
@@ -123,12 +124,13 @@ class PiiRule:
                             category="phone"))
         return hits
 
-    def find(self, text: str) -> list[Hit]:
-        found: list[Hit] = self._phones(text)
+    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
+        found: list[Hit] = self._phones(text, budget)
         *possible, postcode_possible = self._gate.mask(text)
         for pattern, ok in zip(self._scan, possible, strict=True):
             if not ok:
                 continue
+            budget.check(f"pii.{pattern.name.lower()}")
             entity = pattern.name.split(".", 1)[0]
             validator = VALIDATORS.get(entity)
             for m in pattern.regex.finditer(text):
@@ -155,11 +157,13 @@ class PiiRule:
     def _resolve(hits: list[Hit]) -> list[Hit]:
         """Keep the most specific finding where findings overlap."""
         kept: list[Hit] = []
+        taken = Spans()  # what the kept findings cover (a vulnerability overlaps anything and covers nothing)
         for hit in sorted(hits, key=lambda h: (_PRIORITY.get(h.entity or "", 99), h.start)):
-            if hit.entity == "VULNERABILITY" or not any(
-                k.entity != "VULNERABILITY" and hit.start < k.end and k.start < hit.end for k in kept
-            ):
+            if hit.entity == "VULNERABILITY":
                 kept.append(hit)
+            elif not taken.overlaps(hit.start, hit.end):
+                kept.append(hit)
+                taken.add(hit.start, hit.end)
         # A name is personal data when something else about the person is given too.
         if any(h.entity == "PERSON" for h in kept) and any(h.entity not in {"PERSON", None} for h in kept):
             kept = [replace(h, score=0.9) if h.entity == "PERSON" else h for h in kept]

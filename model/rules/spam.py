@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model.rules.base import Hit, Pattern
+from model.rules.base import UNLIMITED, Budget, Hit, Pattern
 from model.rules.files import OrgFile, SpamFile, load_rule_file
 from model.rules.prefilter import PatternGate
 from model.rules.tlds import TldFinder
@@ -99,12 +99,13 @@ class SpamRule:
             return 0.55, f"throwaway top-level domain .{parts.suffix}"
         return None
 
-    def find(self, text: str) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
         hits: list[Hit] = []
         lowered = text.lower()
         for pattern, possible in zip(self._phrases, self._gate.mask(lowered), strict=True):
             if not possible:
                 continue
+            budget.check(f"spam.{pattern.name}")
             for m in pattern.regex.finditer(lowered):
                 if any(handle in m.group() for handle in self._own_handles):
                     continue  # thanking or tagging the organisation itself
@@ -112,7 +113,9 @@ class SpamRule:
                                 category="phrase"))
         if self._cheap_url.search(text):
             extractor, _ = _extractors()
+            budget.check("spam.link")
             for url, (start, end) in extractor.find_urls(text, get_indices=True, only_unique=False):
+                budget.check("spam.link")
                 host = re.sub(r"^[a-z]+://", "", url.lower()).split("/")[0].split(":")[0].split("?")[0]
                 if "@" in host:
                     continue  # an email address, handled by the PII rules

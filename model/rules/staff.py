@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.rules.base import STAFF_CATEGORY, Hit, RuleConfigError
+from model.rules.base import STAFF_CATEGORY, UNLIMITED, Budget, Hit, RuleConfigError, Spans
 from model.rules.files import StaffRolesFile, load_rule_file
 
 _WORD = re.compile(r"[a-z][a-z'-]*")
@@ -87,28 +87,30 @@ class StaffRule:
         window = text[left:start] + " " + text[end:right]
         return bool(self._role.search(window))
 
-    def find(self, text: str) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
         if not self._roster:
             return []
         lowered = text.lower()
         words = [m.span() for m in _WORD.finditer(lowered)]
         starts = [w[0] for w in words]
         hits: list[Hit] = []
-        taken: list[tuple[int, int]] = []
+        taken = Spans()  # full names found: a first name inside one is not a second hit
         if self._full:
             for m in self._full.finditer(lowered):
                 hits.append(Hit("staff_named", "staff.full_name", 0.97, m.start(), m.end(), detail="full name on the staff roster",
                                 category=STAFF_CATEGORY))
-                taken.append((m.start(), m.end()))
+                taken.add(m.start(), m.end())
+        budget.check("staff.full_name")
         if self._first:
             for m in self._first.finditer(lowered):
-                if any(s <= m.start() < e for s, e in taken):
+                if taken.overlaps(m.start(), m.start() + 1):
                     continue
                 if not text[m.start()].isupper() and not text[m.start():m.end()].islower():
                     continue
                 if self._role_near(lowered, m.start(), m.end(), words, starts):
                     hits.append(Hit("staff_named", "staff.first_name_and_role", 0.9, m.start(), m.end(),
                                     detail="first name on the roster with a role nearby", category=STAFF_CATEGORY))
+        budget.check("staff.first_name_and_role")
         if self._titled:
             for m in self._titled.finditer(lowered):
                 near = self._role_near(lowered, m.start(), m.end(), words, starts)
