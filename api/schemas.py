@@ -80,6 +80,9 @@ class ClassificationPublic(BaseModel):
     priority: Priority
     reply_templates: dict[str, str] = Field(description="the reply texts the policy names, filled in")
     sla: SlaPublic | None = Field(description="deadlines in working hours, when the policy sets any")
+    stored_changes: list[str] = Field(default_factory=list,
+                                      description="how the stored copy differs from what was sent (e.g. NUL characters "
+                                                  "replaced by U+FFFD); empty when it is the same")
 
 
 class ClassificationsPublic(BaseModel):

@@ -139,8 +139,10 @@ class Decided:
     received_at: datetime
 
     def public(self) -> dict[str, Any]:
-        """The answer's fields (API, CLI and batch alike): the caller's id, the tags, the policy's actions."""
-        return {"id": self.submission.id, **asdict(self.result), **self.decision.public_fields()}
+        """The answer's fields (API, CLI and batch alike): the caller's id, the tags, the policy's actions, and
+        what storing it changed."""
+        return {"id": self.submission.id, **asdict(self.result), **self.decision.public_fields(),
+                "stored_changes": stored_changes(self.submission)}
 
 
 HistoryScope = Callable[[], AbstractContextManager[OffenceHistory]]
@@ -181,6 +183,19 @@ def storable(value: str | None) -> str | None:
     if value is None or _UNSTORABLE not in value:
         return value
     return value.replace(_UNSTORABLE, "\ufffd")
+
+
+def stored_changes(submission: Submission) -> list[str]:
+    """What the stored copy of a submission will differ in from what was sent (said in the answer, so a caller
+    who sent a NUL knows the stored text is not byte for byte theirs)."""
+    changes = []
+    for name in ("text", "id"):  # the author id is stored only as a keyed hash
+        value = getattr(submission, name)
+        count = value.count(_UNSTORABLE) if isinstance(value, str) else 0
+        if count:
+            changes.append(f"{name}: {count} NUL character{'s' if count > 1 else ''} replaced by U+FFFD "
+                           f"(the database cannot store NUL)")
+    return changes
 
 
 def store(session: Session, decided: Sequence[Decided], *, origin: Origin = "uncertain") -> list[str]:

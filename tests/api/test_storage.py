@@ -65,6 +65,9 @@ def test_nul_characters_are_replaced_before_storage_on_every_database(tmp_path: 
     with TestClient(app) as client:
         answer = client.post("/classify", json={"text": "those\x00 clowns", "id": "yt-\x009"})
         assert answer.status_code == 200, answer.text  # PostgreSQL refused the NUL with a 500
+        assert answer.json()["stored_changes"] == [  # and the caller is told the stored copy differs
+            "text: 1 NUL character replaced by U+FFFD (the database cannot store NUL)",
+            "id: 1 NUL character replaced by U+FFFD (the database cannot store NUL)"]
         with Session(app.state.engine) as session:
             row = session.get(ClassificationRecord, answer.json()["record_id"])
             assert row is not None and row.text == "those\ufffd clowns" and row.external_id == "yt-\ufffd9"
