@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -33,3 +34,40 @@ def test_the_budget_setting_is_bounded(tmp_path: Path) -> None:
         make_settings(tmp_path, rules_budget_ms=-5)
     assert make_settings(tmp_path, rules_budget_ms=0).rules_budget is None
     assert make_settings(tmp_path, rules_budget_ms=250).rules_budget == 0.25
+
+
+class _Gated:
+    """The service's pipeline, held inside its model call until the test lets it go."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.started, self.release = inner, threading.Event(), threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def classify_many(self, texts: list[str]) -> object:
+        self.started.set()
+        self.release.wait(30)
+        return self.inner.classify_many(texts)  # type: ignore[attr-defined]
+
+
+def test_the_event_loop_answers_while_the_pipeline_works(tmp_path: Path) -> None:
+    """The finding: one slow batch held every other caller of the worker. The model and the rules run in a
+    worker thread, so while a comment is being classified the same process still answers others."""
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        gated = _Gated(client.app.state.pipeline)  # type: ignore[attr-defined]
+        client.app.state.pipeline = gated  # type: ignore[attr-defined]
+        safety = threading.Timer(30, gated.release.set)
+        safety.start()
+        answers: list[int] = []
+        slow = threading.Thread(target=lambda: answers.append(client.post("/classify", json={"text": "4111 " * 2000}).status_code))
+        slow.start()
+        try:
+            assert gated.started.wait(10), "the classify request never reached the pipeline"
+            assert client.get("/healthz").status_code == 200
+            assert not gated.release.is_set(), "healthz waited for the pipeline: the event loop was blocked"
+        finally:
+            gated.release.set()
+            safety.cancel()
+            slow.join(30)
+        assert answers == [200]
