@@ -25,6 +25,7 @@ from model.policy.config import load_policy
 from model.policy.engine import PolicyEngine
 from service.db.migrate import upgrade
 from service.db.session import make_engine, make_session_factory
+from service.logs import install as redact_logs
 from service.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cfg = settings or get_settings()
         app.state.settings = cfg
+        for name in ("", "uvicorn", "uvicorn.access"):  # however the app was started, its handlers filter
+            redact_logs(logging.getLogger(name))
         upgrade(cfg.effective_database_url)
         app.state.engine = make_engine(cfg.effective_database_url)
         app.state.session_factory = make_session_factory(app.state.engine)

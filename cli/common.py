@@ -53,7 +53,10 @@ def settings(**overrides: Any) -> Settings:
 
 
 def configure_logging(level: str) -> None:
+    from service.logs import install
+
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install()  # the second guard: no statement parameters, keys or contact details reach a handler
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
