@@ -76,7 +76,13 @@ class GroupWriter:
             try:
                 results = await run_in_threadpool(self._write_group, jobs)
             except Exception as exc:  # noqa: BLE001 - fall back to one transaction per request
-                if is_unavailable(exc):  # the database's fault, not one request's: each alone would fail too
+                if is_unavailable(exc):  # the database's fault, not one request's: each alone would fail too,
+                    while not self._queue.empty():  # and so would those queued meanwhile: none waits for it again
+                        queued = self._queue.get_nowait()
+                        if queued is None:
+                            stopping = True
+                            break
+                        jobs.append(queued)
                     for job in jobs:
                         if not job.future.done():
                             job.future.set_exception(exc)
