@@ -233,10 +233,12 @@ def sqlite_locked(folder: Path, during: int = 20) -> Row:
         left = server.wait_drained()
         after = send(server.base, 5, tag="c")
         outcomes = before + under + after
-        return tally("SQLite locked by another process", outcomes, f"sqlite:///{server.db_path}", folder, server.alive(),
+        alive = server.alive()
+        row: tuple[Any, ...] = ("SQLite locked by another process", outcomes, f"sqlite:///{server.db_path}", folder, alive,
                      f"readyz: {db_state(seen)} / {db_state(seen_after)}; {_slowest(under)}; outbox left {left}")
     finally:
-        server.stop()
+        server.stop()  # stored is counted once the server is gone: nothing left only in its WAL
+    return tally(*row)
 
 
 def sqlite_shm_truncated(folder: Path, during: int = 20) -> Row:
@@ -254,10 +256,12 @@ def sqlite_shm_truncated(folder: Path, during: int = 20) -> Row:
             shm.chmod(0o644)
         left = server.wait_drained()
         after = send(server.base, 5, tag="c")
-        return tally("SQLite -shm truncated and made unwritable", before + under + after, f"sqlite:///{server.db_path}",
-                     folder, server.alive(), f"readyz: {db_state(seen)}; outbox left {left}")
+        alive = server.alive()
+        row: tuple[Any, ...] = ("SQLite -shm truncated and made unwritable", before + under + after, f"sqlite:///{server.db_path}",
+                     folder, alive, f"readyz: {db_state(seen)}; outbox left {left}")
     finally:
-        server.stop()
+        server.stop()  # stored is counted once the server is gone: nothing left only in its WAL
+    return tally(*row)
 
 
 def sqlite_swapped_read_only(folder: Path, during: int = 20) -> Row:
@@ -277,10 +281,12 @@ def sqlite_swapped_read_only(folder: Path, during: int = 20) -> Row:
         server.db_path.chmod(0o644)
         left = server.wait_drained()
         after = send(server.base, 5, tag="c")
-        return tally("SQLite file swapped for a read-only copy", before + under + after, f"sqlite:///{server.db_path}",
-                     folder, server.alive(), f"readyz: {db_state(seen)}; outbox left {left}")
+        alive = server.alive()
+        row: tuple[Any, ...] = ("SQLite file swapped for a read-only copy", before + under + after, f"sqlite:///{server.db_path}",
+                     folder, alive, f"readyz: {db_state(seen)}; outbox left {left}")
     finally:
-        server.stop()
+        server.stop()  # stored is counted once the server is gone: nothing left only in its WAL
+    return tally(*row)
 
 
 class Proxy:
@@ -383,11 +389,13 @@ def postgres_down(folder: Path, admin_url: str, during: int = 20) -> Row:
             proxy.up()
             left = server.wait_drained()
             after = send(server.base, 5, tag="c")
-            return tally("PostgreSQL down (connections cut, refused)", before + under + after, url, folder,
-                         server.alive(), f"readyz: {db_state(seen)}; {_slowest(under)}; outbox left {left}")
+            alive = server.alive()
+            row: tuple[Any, ...] = ("PostgreSQL down (connections cut, refused)", before + under + after, url, folder,
+                         alive, f"readyz: {db_state(seen)}; {_slowest(under)}; outbox left {left}")
         finally:
-            server.stop()
+            server.stop()  # stored is counted once the server is gone: nothing left only in its WAL
             proxy.down()
+        return tally(*row)
 
 
 def sigterm_under_load(folder: Path, total: int = 100, spread: float = 2.0, signal_at: float = 1.0) -> Row:
