@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.auth import WebSession, csrf_ok, read_session
 from api.batcher import MicroBatcher
 from api.metrics import Metrics
+from api.storage import DurableStore
 from api.writer import GroupWriter
 from model.pipeline import Pipeline
 from model.policy.engine import PolicyEngine
@@ -43,6 +44,7 @@ get_pipeline = _state("pipeline", Pipeline)
 get_policy = _state("policy", PolicyEngine)
 get_batcher = _state("batcher", MicroBatcher)
 get_writer = _state("writer", GroupWriter)
+get_store = _state("store", DurableStore)
 get_metrics = _state("metrics", Metrics)
 get_author_secret = _state("author_secret", bytes)
 
@@ -51,6 +53,7 @@ PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 PolicyDep = Annotated[PolicyEngine, Depends(get_policy)]
 BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 WriterDep = Annotated[GroupWriter, Depends(get_writer)]
+StoreDep = Annotated[DurableStore, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AuthorSecretDep = Annotated[bytes, Depends(get_author_secret)]
 
@@ -102,6 +105,27 @@ def _lookup_key(session_factory, plain: str) -> ApiKey | None:  # type: ignore[n
 
 
 ClassifyCallerDep = Annotated[ApiKey | None, Depends(_require_scope("classify"))]
+
+
+async def sees_details(request: Request, settings: SettingsDep,
+                       header_key: Annotated[str | None, Security(_api_key_header)] = None,
+                       bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> bool:
+    """Whether the caller may see the service's inner state (``/readyz``'s components): always when keys
+    are not required (loopback), else only with an admin key. Never an error: a load balancer without a
+    key, or with one while the database is down, still gets the public answer."""
+    if not settings.api_key_required:
+        return True
+    plain = header_key or (bearer.credentials if bearer else None)
+    if plain is None:
+        return False
+    try:
+        key = await run_in_threadpool(_lookup_key, request.app.state.session_factory, plain)
+    except Exception:  # noqa: BLE001 - the database is down: the key cannot be checked, so no details
+        return False
+    return key is not None and "admin" in key.scopes.split(",")
+
+
+DetailsDep = Annotated[bool, Depends(sees_details)]
 
 
 def get_web_session(request: Request, session: SessionDep) -> WebSession | None:

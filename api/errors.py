@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import html
+import logging
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.storage import NotStored
 from model.pipeline import InvalidTextError
 from service.db.review import ReviewConflict, ReviewError, ReviewInvalid, ReviewNotFound
+from service.db.session import fault_reason, is_unavailable
+
+logger = logging.getLogger(__name__)
 
 # The one place a refused review step becomes an HTTP status.
 REVIEW_STATUS: dict[type[ReviewError], int] = {ReviewNotFound: 404, ReviewConflict: 409, ReviewInvalid: 422}
@@ -87,7 +94,33 @@ async def review_refused(request: Request, exc: Exception) -> Response:
     return await http_error(request, StarletteHTTPException(review_status(exc), str(exc)))
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+async def storage_unavailable(request: Request, exc: Exception) -> Response:
+    """The database failed in a way no outbox can absorb (a read of the review queue while it is down, an
+    API key that cannot be checked): a JSON 503 with Retry-After, never a bare 500. The log line names the
+    fault, never the statement's parameters or the exception's text."""
+    if isinstance(exc, DBAPIError) and not is_unavailable(exc):  # the statement's fault: a bug, not an outage
+        logger.error("a database statement failed on %s %s: %s", request.method, request.url.path,
+                     type(exc.orig).__name__)
+        return JSONResponse({"error": "the database refused the request; this is a bug in sift, please report it",
+                             "details": []}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    reason = str(exc) if isinstance(exc, NotStored) else fault_reason(exc)
+    logger.warning("answered 503 to %s %s: %s", request.method, request.url.path, reason)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.url.path.startswith("/review") and "text/html" in request.headers.get("accept", ""):
+        return await http_error(request, StarletteHTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"The database is unavailable ({reason}). Try again in a moment.",
+            headers=headers))
+    return JSONResponse({"error": "the database is unavailable; try again after Retry-After seconds",
+                         "details": [{"field": "database", "message": reason}]},
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
+
+
 def install(app: FastAPI) -> None:
+    for kind in (DBAPIError, PoolTimeout, NotStored):
+        app.add_exception_handler(kind, storage_unavailable)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ReviewError, review_refused)
     app.add_exception_handler(RequestValidationError, validation_error)

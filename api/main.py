@@ -13,9 +13,12 @@ from api import errors, metrics
 from api.auth import WebSessions
 from api.batcher import MicroBatcher
 from api.headers import SecurityHeaders
+from api.lifecycle import Drain, Draining
+from api.lifecycle import install as take_sigterm
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.reload import model_identity, watch
 from api.routes import classify, health, review_api, review_pages
+from api.storage import DurableStore
 from api.writer import GroupWriter
 from model.classifier import MODEL_META_FILE
 from model.labels import TARGETS
@@ -24,8 +27,9 @@ from model.pipeline import DecisionPolicy
 from model.policy.config import load_policy
 from model.policy.engine import PolicyEngine
 from service.db.migrate import upgrade
-from service.db.session import make_engine, make_session_factory
+from service.db.session import checkpoint, make_engine, make_session_factory, reopen
 from service.logs import install as redact_logs
+from service.outbox import Outbox
 from service.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -69,6 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.batcher.start()
         app.state.writer = GroupWriter(app.state.session_factory, on_group=app.state.metrics.write_group.observe)
         app.state.writer.start()
+        # Rows the database cannot take (down, locked, read-only) wait in the outbox; written when it is back.
+        app.state.store = DurableStore(app.state.writer, Outbox(cfg.data_dir / "outbox"), app.state.session_factory,
+                                       app.state.engine)
+        app.state.store.start()
+        give_back_sigterm = take_sigterm(drain, cfg.shutdown_grace_seconds)
         purged = purge_on_start(app)
         if purged:
             logger.info("purged the text of %d comments older than %d days", purged, cfg.retention_days)
@@ -78,8 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watcher.cancel()
         await app.state.batcher.stop()
         await app.state.writer.stop()
-        app.state.engine.dispose()
+        await app.state.store.stop()
+        give_back_sigterm()
+        checkpoint(app.state.engine)  # nothing left only in the WAL
+        reopen(app.state.engine)  # closes the connections (unless closing would meet a damaged -shm file)
 
+    drain = Drain()
     app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",
                   version="0.1.0", lifespan=lifespan,
                   max_body_size=MAX_BODY_BYTES)  # counted as it streams: chunked bodies stop at the limit too
@@ -93,4 +106,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(classify.router)
     app.include_router(review_api.router)
     app.include_router(review_pages.router)
+    app.add_middleware(Draining, drain=drain)  # outermost: after SIGTERM, a 503 before anything else runs
     return app

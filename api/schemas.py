@@ -60,6 +60,10 @@ class SlaPublic(BaseModel):
 class ClassificationPublic(BaseModel):
     id: str | None = Field(None, description="the id sent with the comment, if any")
     record_id: str = Field(description="sift's id for the stored decision")
+    stored: Literal["committed", "pending"] = Field(
+        "committed", description="committed: the decision is in the database. pending: the database could not take it "
+                                 "(down, locked or read-only), so it is kept in sift's durable local outbox and written "
+                                 "under the same record_id when the database is back; nothing to resend")
     labels: list[str]
     scores: dict[str, float] = Field(description="a score in [0, 1] for each of the six labels")
     flags: dict[str, bool] = Field(description="spam and staff_named")
@@ -110,5 +114,9 @@ class ComponentPublic(BaseModel):
 
 
 class ReadyPublic(BaseModel):
-    status: Literal["ready", "degraded", "unavailable"]
-    components: dict[str, ComponentPublic]
+    status: Literal["ready", "degraded", "down"] = Field(
+        description="ready; degraded (answering, but from the rules, or keeping results in the outbox while the database "
+                    "is unavailable); down (cannot answer)")
+    components: dict[str, ComponentPublic] | None = Field(
+        None, description="each part and its state; only for an admin key, or on loopback where keys are not required")
+    outbox_pending: int | None = Field(None, description="comments answered but not yet in the database (admins only)")

@@ -4,8 +4,9 @@ Each request hands its comments and results to the writer and awaits its rows. O
 takes whatever is waiting (never waiting for more: a lone request is written at once),
 applies the policy and stores every item in one session and one commit, in a worker
 thread, then answers each request. If the group's transaction fails, each request is
-retried on its own, so one bad request cannot cost the others their answer; a request
-is answered only after its rows are committed, so nothing answered is lost.
+retried on its own, so one bad request cannot cost the others their answer; unless the
+database itself is unavailable (down, locked, read-only), when every request of the group
+gets the error at once and its caller keeps the rows in the outbox (api.storage).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+
+from service.db.session import is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,18 @@ class GroupWriter:
                 jobs.append(job)
             try:
                 results = await run_in_threadpool(self._write_group, jobs)
-            except Exception:  # noqa: BLE001 - fall back to one transaction per request
+            except Exception as exc:  # noqa: BLE001 - fall back to one transaction per request
+                if is_unavailable(exc):  # the database's fault, not one request's: each alone would fail too,
+                    while not self._queue.empty():  # and so would those queued meanwhile: none waits for it again
+                        queued = self._queue.get_nowait()
+                        if queued is None:
+                            stopping = True
+                            break
+                        jobs.append(queued)
+                    for job in jobs:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    continue
                 logger.warning("group write of %d requests failed; writing them one by one", len(jobs))
                 for job in jobs:
                     try:

@@ -31,7 +31,10 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     os.environ["SIFT_DATA_DIR"] = str(cfg.data_dir)
     configure_logging(cfg.log_level)
     upgrade(cfg.effective_database_url)  # once, before the workers start (they would race on a fresh database)
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=cfg.log_level.lower())
+    # On SIGTERM the app drains first (api.lifecycle: in-flight requests finish within the grace period, the
+    # rest get a 503); uvicorn's own time-out is the backstop past that.
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=cfg.log_level.lower(),
+                timeout_graceful_shutdown=int(cfg.shutdown_grace_seconds) + 5)
 
 
 @db_app.command("upgrade")

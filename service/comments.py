@@ -21,12 +21,12 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from model.labels import PRIORITY_RANK, Channel
@@ -137,6 +137,9 @@ class Decided:
     decision: PolicyDecision
     author_hash: str | None
     received_at: datetime
+    # Made when the comment is decided, before any attempt to store it: a row written late (from the
+    # outbox, after an outage) or twice (a replay after a crash) keeps one id and cannot be duplicated.
+    record_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def public(self) -> dict[str, Any]:
         """The answer's fields (API, CLI and batch alike): the caller's id, the tags, the policy's actions, and
@@ -198,13 +201,13 @@ def stored_changes(submission: Submission) -> list[str]:
     return changes
 
 
-def store(session: Session, decided: Sequence[Decided], *, origin: Origin = "uncertain") -> list[str]:
-    """Store each decision; text is kept only when a moderator will need to read it. Removals count against
-    their author; uncertain items (or, with ``origin="suggested"``, every item) join the review queue. The
-    caller commits: the service shares one commit among concurrent requests.
+Rows = dict[str, list[dict[str, Any]]]  # table name -> rows to insert, as plain values
 
-    Rows go in as bulk INSERTs (one statement a table, no unit of work): on the request path the ORM's
-    per-object bookkeeping cost more than the database did."""
+
+def rows(decided: Sequence[Decided], *, origin: Origin = "uncertain") -> Rows:
+    """The rows that store ``decided``: the classification records, the removals counted against their
+    authors, the review items. Every id is fixed here, so the same rows can be written later (from the
+    outbox) without being duplicated."""
     now = utcnow()
     records: list[dict[str, Any]] = []
     offences: list[dict[str, Any]] = []
@@ -215,7 +218,7 @@ def store(session: Session, decided: Sequence[Decided], *, origin: Origin = "unc
         reasons = list(result.review_reasons) or (["suggested: among the most uncertain and most diverse"] if queued else [])
         posted_at = submission.posted_at or item.received_at
         due = datetime.fromisoformat(decision.sla.respond_by) if decision.sla and decision.sla.respond_by else None
-        record_id = str(uuid.uuid4())
+        record_id = item.record_id
         records.append({
             "id": record_id, "created_at": now, "external_id": storable(submission.id), "channel": submission.channel,
             "author_hash": item.author_hash, "posted_at": posted_at, "labels": result.labels, "scores": result.scores,
@@ -235,7 +238,36 @@ def store(session: Session, decided: Sequence[Decided], *, origin: Origin = "unc
             reviews.append({"id": str(uuid.uuid4()), "classification_id": record_id, "status": "open", "origin": origin,
                             "priority_rank": PRIORITY_RANK.get(decision.priority, PRIORITY_RANK["low"]),
                             "due_at": due, "reasons": reasons, "created_at": now})
-    for model, rows in ((ClassificationRecord, records), (AuthorOffence, offences), (ReviewItem, reviews)):
-        if rows:
-            session.execute(insert(model), rows)
-    return [r["id"] for r in records]
+    return {ClassificationRecord.__tablename__: records, AuthorOffence.__tablename__: offences,
+            ReviewItem.__tablename__: reviews}
+
+
+_TABLES = {model.__tablename__: model for model in (ClassificationRecord, AuthorOffence, ReviewItem)}
+
+
+def insert_rows(session: Session, rows: Rows, *, skip_existing: bool = False) -> list[str]:
+    """Insert ``rows`` (from :func:`rows`) and return the record ids; the caller commits. With
+    ``skip_existing`` a record already stored is left alone with its offences and review item (they were
+    written in the same transaction), so writing the same rows again changes nothing.
+
+    Rows go in as bulk INSERTs (one statement a table, no unit of work): on the request path the ORM's
+    per-object bookkeeping cost more than the database did."""
+    records = rows.get(ClassificationRecord.__tablename__, [])
+    ids = [r["id"] for r in records]
+    if skip_existing and ids:
+        stored = set(session.scalars(select(ClassificationRecord.id).where(ClassificationRecord.id.in_(ids))))
+        if stored:
+            rows = {table: [r for r in table_rows if (r["id"] if table == ClassificationRecord.__tablename__
+                                                       else r["classification_id"]) not in stored]
+                    for table, table_rows in rows.items()}
+    for table in (ClassificationRecord.__tablename__, AuthorOffence.__tablename__, ReviewItem.__tablename__):
+        if rows.get(table):
+            session.execute(insert(_TABLES[table]), rows[table])
+    return ids
+
+
+def store(session: Session, decided: Sequence[Decided], *, origin: Origin = "uncertain") -> list[str]:
+    """Store each decision; text is kept only when a moderator will need to read it. Removals count against
+    their author; uncertain items (or, with ``origin="suggested"``, every item) join the review queue. The
+    caller commits: the service shares one commit among concurrent requests."""
+    return insert_rows(session, rows(decided, origin=origin))

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
                                                "comment goes to review (0: no limit)")
     retention_days: int = Field(90, ge=1, description="days the text of review items is kept before it is purged")
     model_poll_seconds: float = Field(2.0, ge=0, description="how often to look for a newly promoted model (0: never)")
+    shutdown_grace_seconds: float = Field(10.0, ge=0, le=600, description="on SIGTERM, how long requests in flight "
+                                                                         "get to finish before they are answered 503")
 
     @field_validator("review_bands")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AuthorSecretDep, BatcherDep, ClassifyCallerDep, HistoryDep, MetricsDep, PolicyDep, WriterDep
+from api.deps import AuthorSecretDep, BatcherDep, ClassifyCallerDep, HistoryDep, MetricsDep, PolicyDep, StoreDep
 from api.schemas import (
     MAX_BATCH_ITEMS,
     ClassificationPublic,
@@ -18,7 +18,7 @@ from api.schemas import (
     ErrorPublic,
 )
 from model.pipeline import MAX_TEXT_CHARS
-from service.comments import Submission, decide, store
+from service.comments import Submission, decide, rows
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
@@ -27,33 +27,36 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorPublic, "description": "the API key lacks the classify scope"},
     413: {"model": ErrorPublic, "description": "the body is too large"},
     422: {"model": ErrorPublic, "description": "invalid input: the details name each field and its limit"},
+    503: {"model": ErrorPublic, "description": "neither the database nor the local outbox could keep the result, or the "
+                                               "service is shutting down; try again after Retry-After seconds"},
 }
 
 
-async def _classify(items: list[Submission], request: Request, batcher: BatcherDep, writer: WriterDep, policy: PolicyDep,
+async def _classify(items: list[Submission], request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep,
                     metrics: MetricsDep, secret: AuthorSecretDep, history: HistoryDep) -> list[ClassificationPublic]:
     # The model runs through the micro-batcher (concurrent requests share one model call); the policy runs
     # beside it in a worker thread; the rows go through the group writer (concurrent requests share one
-    # commit). None blocks the event loop; a request is answered once its rows are committed.
+    # commit). None blocks the event loop; a request is answered once its rows are committed, or, when the
+    # database cannot take them, kept in the durable outbox ("stored": "pending").
     results = await batcher.classify([item.text for item in items])
     metrics.observe(results, model_expected=request.app.state.model_expected)
     decided = await run_in_threadpool(partial(decide, policy, items, results, secret=secret, history=history))
-    record_ids: list[str] = await writer.run(partial(store, decided=decided))
-    return [ClassificationPublic(record_id=record_id, **d.public()) for d, record_id in zip(decided, record_ids, strict=True)]
+    stored = await store.save(rows(decided))
+    return [ClassificationPublic(record_id=d.record_id, stored=stored, **d.public()) for d in decided]
 
 
 @router.post("", response_model=ClassificationPublic, responses=ERRORS,
              summary=f"Classify one comment (text of 1 to {MAX_TEXT_CHARS} characters)")
-async def classify_one(body: ClassifyRequest, request: Request, batcher: BatcherDep, writer: WriterDep, policy: PolicyDep,
+async def classify_one(body: ClassifyRequest, request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep,
                        metrics: MetricsDep, secret: AuthorSecretDep, history: HistoryDep,
                        _caller: ClassifyCallerDep) -> ClassificationPublic:
-    return (await _classify([body], request, batcher, writer, policy, metrics, secret, history))[0]
+    return (await _classify([body], request, batcher, store, policy, metrics, secret, history))[0]
 
 
 @router.post("/batch", response_model=ClassificationsPublic, responses=ERRORS,
              summary=f"Classify up to {MAX_BATCH_ITEMS} comments, answered in the same order")
-async def classify_batch(body: ClassifyBatchRequest, request: Request, batcher: BatcherDep, writer: WriterDep,
+async def classify_batch(body: ClassifyBatchRequest, request: Request, batcher: BatcherDep, store: StoreDep,
                          policy: PolicyDep, metrics: MetricsDep, secret: AuthorSecretDep, history: HistoryDep,
                          _caller: ClassifyCallerDep) -> ClassificationsPublic:
-    results = await _classify(list(body.items), request, batcher, writer, policy, metrics, secret, history)
+    results = await _classify(list(body.items), request, batcher, store, policy, metrics, secret, history)
     return ClassificationsPublic(items=results, count=len(results))

@@ -1,11 +1,19 @@
-"""``GET /healthz`` (the process is up) and ``GET /readyz`` (what is ready, what is degraded)."""
+"""``GET /healthz`` (the process is up) and ``GET /readyz`` (what is ready, what is degraded).
+
+``/readyz`` is for load balancers and people: its status (ready, degraded, down) is public; what each
+part says (file paths, errors, the outbox's depth) only for an admin key, or on loopback where keys are
+not required.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
-from sqlalchemy import text
+import os
 
+from fastapi import APIRouter, Request, Response, status
+
+from api.deps import DetailsDep
 from api.schemas import ComponentPublic, HealthPublic, ReadyPublic
+from service.db.session import probe_write
 
 router = APIRouter(tags=["health"])
 
@@ -15,16 +23,28 @@ def healthz() -> HealthPublic:
     return HealthPublic(status="ok")
 
 
-@router.get("/readyz", response_model=ReadyPublic, responses={503: {"model": ReadyPublic, "description": "not ready"}})
-def readyz(request: Request, response: Response) -> ReadyPublic:
-    components = {name: ComponentPublic(ok=c.ok, detail=c.detail) for name, c in request.app.state.components.items()}
-    try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        components["database"] = ComponentPublic(ok=True, detail=f"{request.app.state.engine.dialect.name} reachable")
-    except Exception as exc:  # noqa: BLE001 - any database failure means not ready
-        components["database"] = ComponentPublic(ok=False, detail=f"database unreachable: {type(exc).__name__}")
-    if not (components["rules"].ok and components["database"].ok):
+@router.get("/readyz", response_model=ReadyPublic, response_model_exclude_none=True,
+            responses={503: {"model": ReadyPublic, "description": "down: cannot answer"}})
+def readyz(request: Request, response: Response, details: DetailsDep) -> ReadyPublic:
+    state = request.app.state
+    components = {name: ComponentPublic(ok=c.ok, detail=c.detail) for name, c in state.components.items()}
+    store = state.store
+    fault = probe_write(state.engine)  # bounded: SQLite's lock is waited for at most a second
+    pending = store.pending
+    if fault is None and pending == 0:
+        components["database"] = ComponentPublic(ok=True, detail=f"{state.engine.dialect.name} takes writes")
+    else:
+        why = fault or store.fault or "catching up"
+        components["database"] = ComponentPublic(
+            ok=False, detail=f"{why}; answering, with {pending} comments kept in the outbox until the database takes them")
+    outbox_ok = os.access(store.outbox.folder, os.W_OK)
+    if not outbox_ok:
+        components["outbox"] = ComponentPublic(ok=False, detail=f"the outbox folder {store.outbox.folder} cannot be written")
+    if not components["rules"].ok or (not components["database"].ok and not outbox_ok):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return ReadyPublic(status="unavailable", components=components)
-    return ReadyPublic(status="ready" if all(c.ok for c in components.values()) else "degraded", components=components)
+        verdict = "down"
+    else:
+        verdict = "ready" if all(c.ok for c in components.values()) else "degraded"
+    if not details:
+        return ReadyPublic(status=verdict)  # type: ignore[arg-type]
+    return ReadyPublic(status=verdict, components=components, outbox_pending=pending)  # type: ignore[arg-type]

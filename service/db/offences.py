@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from model.policy.history import Offence, OffenceHistory
 from service.db.models import AuthorOffence, utcnow
+from service.db.session import fault_reason, is_unavailable
+
+logger = logging.getLogger(__name__)
 
 
 class DbHistory:
@@ -38,7 +42,16 @@ class _LazyHistory:
     def offences(self, author_hash: str, reasons: Sequence[str], since: datetime) -> list[Offence]:
         if self._session is None:
             self._session = self._sessions()
-        return DbHistory(self._session).offences(author_hash, reasons, since)
+        try:
+            return DbHistory(self._session).offences(author_hash, reasons, since)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # The database is down: the comment is still answered (and kept in the outbox), judged without the
+            # author's past removals rather than not at all.
+            logger.warning("the offence history is unavailable (%s); deciding without it", fault_reason(exc))
+            self._session.rollback()
+            return []
 
     def close(self) -> None:
         if self._session is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.deps import get_batcher, get_writer
+from api.deps import get_batcher, get_store
 from api.main import create_app
 from model.result import Classification
 from tests.api.conftest import make_settings
@@ -25,9 +25,9 @@ class CountingBatcher:
         return self.pipeline.classify_many(texts)  # type: ignore[no-any-return]
 
 
-class RefusingWriter:
-    async def run(self, work: Any) -> Any:
-        raise RuntimeError("the database is down")
+class RefusingStore:
+    async def save(self, rows: Any) -> Any:
+        raise RuntimeError("a bug in storing")
 
 
 def test_the_model_step_is_the_batcher_dependency(tmp_path: Path) -> None:
@@ -44,6 +44,6 @@ def test_the_model_step_is_the_batcher_dependency(tmp_path: Path) -> None:
 def test_a_failing_store_is_a_server_error_not_an_answer_that_was_never_kept(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path))
     with TestClient(app, raise_server_exceptions=False) as client:
-        app.dependency_overrides[get_writer] = RefusingWriter
+        app.dependency_overrides[get_store] = RefusingStore
         answer = client.post("/classify", json={"text": "Huge thanks to the repairs team"})
     assert answer.status_code == 500 and "record_id" not in answer.text
