@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -12,12 +13,35 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ErrorPublic
 from api.storage import NotStored
 from model.pipeline import InvalidTextError
 from service.db.review import ReviewConflict, ReviewError, ReviewInvalid, ReviewNotFound
 from service.db.session import fault_reason, is_unavailable
 
 logger = logging.getLogger(__name__)
+
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
+
+# Every error status the API answers, described once; each route documents the ones it can give with responses(...).
+ERRORS: dict[int, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "missing or invalid API key (the review API also takes a moderator's session)"},
+    403: {"model": ErrorPublic, "description": "the API key lacks the scope this route needs, or the CSRF token is missing or wrong"},
+    404: {"model": ErrorPublic, "description": "no such review item or record"},
+    409: {"model": ErrorPublic, "description": "someone else holds the item, or it is already decided"},
+    413: {"model": ErrorPublic, "description": "the body is too large"},
+    422: {"model": ErrorPublic, "description": "invalid input: the details name each field (or parameter) and what to fix"},
+    429: {"model": ErrorPublic, "description": "too many requests: wait as Retry-After says", "headers": _RETRY_AFTER},
+    503: {"model": ErrorPublic, "description": "the database is unavailable (and, for a comment, the local outbox could not "
+                                               "keep it) or the service is shutting down: try again after Retry-After",
+          "headers": _RETRY_AFTER},
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can answer ``codes`` (from :data:`ERRORS`)."""
+    return {code: ERRORS[code] for code in codes}
+
 
 # The one place a refused review step becomes an HTTP status.
 REVIEW_STATUS: dict[type[ReviewError], int] = {ReviewNotFound: 404, ReviewConflict: 409, ReviewInvalid: 422}

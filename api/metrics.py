@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import responses
 from model.result import Classification
 
 
@@ -84,7 +85,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=True, response_class=Response,
-            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}, **responses(401, 403, 429, 503)})
 def metrics_endpoint(request: Request) -> Response:
     from service.db.models import ReviewItem
 

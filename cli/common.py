@@ -52,12 +52,21 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+# Library loggers kept at these levels whatever SIFT_LOG_LEVEL says (the test suite's log scan uses them too).
+LIBRARY_LEVELS = {"alembic": logging.WARNING}
+
+
+def quiet_libraries() -> None:
+    for name, level in LIBRARY_LEVELS.items():
+        logging.getLogger(name).setLevel(level)
+
+
 def configure_logging(level: str) -> None:
     from service.logs import install
 
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install()  # the second guard: no statement parameters, keys or contact details reach a handler
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 def session() -> Session:

@@ -32,12 +32,13 @@ def _domain_errors() -> list[tuple[type[BaseException], int]]:
     from service.comments import SubmissionError
     from service.db.repository import ApiKeyError
     from service.db.review import ReviewError
+    from service.erasure import ErasureError
     from service.users import AuthError
 
     mapping: list[tuple[type[BaseException], int]] = [
         (Refused, REFUSED), (ValidationError, USAGE), (InvalidTextError, USAGE), (PolicyError, USAGE),
         (SubmissionError, USAGE), (ApiKeyError, USAGE), (AuthError, USAGE), (ReviewError, USAGE),
-        (FileNotFoundError, USAGE),
+        (ErasureError, USAGE), (FileNotFoundError, USAGE),
     ]
     try:
         from training.data import DataError

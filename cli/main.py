@@ -10,7 +10,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-from cli import access, classify, data, models, policy, review, serve  # noqa: E402 - after the offline switches
+from cli import access, authors, classify, data, models, policy, review, serve  # noqa: E402 - after the offline switches
 from cli.common import App  # noqa: E402
 
 app = App(help="sift: classify comments sent to an organisation's social media accounts.")
@@ -21,6 +21,7 @@ app.command()(models.train)
 app.command()(models.evaluate)
 app.add_typer(access.users_app, name="users")
 app.add_typer(review.review_app, name="review")
+app.add_typer(authors.authors_app, name="authors")
 app.add_typer(policy.policy_app, name="policy")
 app.add_typer(access.keys_app, name="keys")
 app.add_typer(serve.db_app, name="db")

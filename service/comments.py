@@ -38,6 +38,9 @@ from service.db.models import AuthorOffence, ClassificationRecord, ReviewItem, u
 
 Origin = Literal["uncertain", "suggested"]  # why an item is in the review queue
 
+# What str.strip() removes (str.isspace), spelt out so the spec's pattern and this check agree in every regex engine.
+_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+HAS_WORDS = f"[^{_SPACE}]"  # a text must hold one character that is not white space
 _ISO_WITH_ZONE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)")
 
 
@@ -47,7 +50,8 @@ class Submission(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description=f"the comment, 1 to {MAX_TEXT_CHARS} characters")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description=f"the comment, 1 to {MAX_TEXT_CHARS} characters, "
+                      "not only white space", json_schema_extra={"pattern": HAS_WORDS})
     channel: Channel | None = None
     author_id: str | None = Field(None, max_length=200, description="the platform's id for the author (stored only as a keyed hash)")
     id: str | None = Field(None, max_length=200, description="your id for the comment, echoed back")
@@ -56,7 +60,7 @@ class Submission(BaseModel):
     @field_validator("text")
     @classmethod
     def _has_words(cls, value: str) -> str:
-        if not value.strip():
+        if not re.search(HAS_WORDS, value):
             raise ValueError("text is only whitespace; send the comment's words")
         return value
 

@@ -20,3 +20,7 @@ def rules_engine() -> RulesEngine:
 @pytest.fixture(scope="session")
 def pipeline(rules_engine: RulesEngine) -> Pipeline:
     return Pipeline(rules_engine)
+
+
+# The log scan over the whole session (tests/logscan.py): its hooks, registered from the top conftest.
+from tests.logscan import pytest_configure, pytest_sessionfinish, pytest_terminal_summary  # noqa: E402, F401

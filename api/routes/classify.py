@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AuthorSecretDep, BatcherDep, ClassifyCallerDep, HistoryDep, MetricsDep, PolicyDep, StoreDep
+from api.errors import responses
 from api.schemas import (
     MAX_BATCH_ITEMS,
     ClassificationPublic,
     ClassificationsPublic,
     ClassifyBatchRequest,
     ClassifyRequest,
-    ErrorPublic,
 )
 from model.pipeline import MAX_TEXT_CHARS
 from service.comments import Submission, decide, rows
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorPublic, "description": "missing or invalid API key"},
-    403: {"model": ErrorPublic, "description": "the API key lacks the classify scope"},
-    413: {"model": ErrorPublic, "description": "the body is too large"},
-    422: {"model": ErrorPublic, "description": "invalid input: the details name each field and its limit"},
-    503: {"model": ErrorPublic, "description": "neither the database nor the local outbox could keep the result, or the "
-                                               "service is shutting down; try again after Retry-After seconds"},
-}
+ERRORS = responses(401, 403, 413, 422, 429, 503)
 
 
 async def _classify(items: list[Submission], request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep,

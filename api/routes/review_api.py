@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.deps import ReviewerDep, SessionDep
-from api.schemas import ErrorPublic
+from api.errors import responses
 from model.labels import FLAGS, LABELS, Channel
 from service.db.models import ClassificationRecord, ReviewItem
 from service.db.review import MAX_AGE_HOURS, QueueFilter, claim, claim_next, decide, list_items, pull
 
 router = APIRouter(prefix="/review", tags=["review"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorPublic} for code in (401, 403, 404, 409, 422)}
+ERRORS = responses(401, 403, 404, 409, 413, 422, 429, 503)
 Target = Literal["query", "complaint", "compliment", "negative", "abusive", "pii", "spam", "staff_named"]
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
@@ -35,6 +35,7 @@ from service.users import authenticate
 router = APIRouter(prefix="/review", tags=["review pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 RANK_NAMES = {v: k for k, v in PRIORITY_RANK.items()}
+MAX_DASHBOARD_DAYS = 366  # a year of days on one chart; more overflows the dates (and the page)
 
 
 def _check_csrf(web: Any, token: str | None) -> None:
@@ -156,7 +157,8 @@ def decide_form(item_id: str, web: ModeratorPageDep, session: SessionDep, csrf_t
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, web: ModeratorPageDep, session: SessionDep, days: int = 14) -> Response:
+def dashboard(request: Request, web: ModeratorPageDep, session: SessionDep,
+              days: int = Query(14, ge=1, le=MAX_DASHBOARD_DAYS)) -> Response:
     now = utcnow()
     since = now - timedelta(days=days)
     rows = session.execute(select(ClassificationRecord.created_at, ClassificationRecord.labels, ClassificationRecord.channel)

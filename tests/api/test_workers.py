@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from service.db.migrate import upgrade
 from service.db.models import ClassificationRecord
 from service.db.repository import create_api_key
+from tests.logscan import output_file
 from tests.serving import wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,11 +39,12 @@ def test_two_workers_write_to_postgresql_at_once_and_lose_nothing(postgres_url: 
     port = _free_port()
     env = {**os.environ, "SIFT_DATABASE_URL": postgres_url, "SIFT_DATA_DIR": str(tmp_path), "SIFT_SECRET_KEY": "t",
            "SIFT_MODEL_DIR": str(tmp_path / "none"), "SIFT_LOG_LEVEL": "WARNING", "SIFT_REQUIRE_API_KEY": "true"}
+    log = output_file("sift serve --workers 2")  # scanned for leaks at the end of the session
     server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, tries=300)
+        wait_until_healthy(base, tries=300, log=log)
         texts = [f"those clowns broke the lift again, report {i}" for i in range(200)]
 
         def post(text: str) -> str:

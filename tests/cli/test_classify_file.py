@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.logscan import scan_output
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,6 +44,7 @@ def test_classify_file_writes_one_result_per_line_in_order_and_errors_in_place(t
 def test_classify_one_text_prints_the_same_object_the_api_returns(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "cli.main", "classify", "you w@nker"], cwd=REPO, capture_output=True,
                           text=True, env={**os.environ, **_env(tmp_path)}, timeout=120)
+    scan_output("sift classify", done.stderr)  # its logs (stdout is the answer, which holds the text)
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert body["labels"] == ["negative", "abusive"] and body["source"] == "rules"

@@ -14,6 +14,7 @@ import pytest
 
 from model.shipped import POLICY_FILE, RELEASE_MODEL_DIR, RULES_DIR, SHIPPED_DIR, STAFF_ROSTER
 from service.settings import Settings, default_data_dir
+from tests.logscan import scan_output
 
 REPO = Path(__file__).resolve().parents[2]
 TRAINING_STACK = ("torch", "transformers", "datasets", "dask", "distributed", "matplotlib", "sklearn", "scipy", "pyarrow")
@@ -44,6 +45,7 @@ print(json.dumps({{"source": body["source"], "labels": body["labels"], "ready": 
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    scan_output("installed service", done.stderr)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["source"] == "model" and "pii" in seen["labels"] and seen["ready"] == "ready"
@@ -85,6 +87,7 @@ def test_sift_classify_from_another_folder_serves_the_promoted_model(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIFT_")}
     done = subprocess.run([sys.executable, "-m", "cli.main", "classify", "Huge thanks to the repairs team"], cwd=elsewhere,
                           env={**env, "SIFT_DATA_DIR": str(data_dir)}, capture_output=True, text=True, timeout=300)
+    scan_output("sift classify, installed", done.stderr)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["source"] == "model" and result["model_version"] == "v-promoted"

@@ -1,0 +1,142 @@
+"""The right to erasure: forget everything stored about one author (``sift authors erase``).
+
+An author is stored only through a keyed hash of channel and id (:func:`service.comments.author_hash`), so
+the id given is hashed with the same secret and everything held against that hash goes, in one transaction:
+
+- the author's classification records (each held the decision, the text's hash and, for review items, the
+  text and its redacted form), whichever door they came in by (``/classify``, ``sift classify``, ``sift
+  batch``, ``sift review suggest``);
+- their review items, open or decided;
+- the removals counted against them (``author_offences``);
+- the moderators' notes on those items in the audit log (a note may quote the comment). The rest of those
+  audit entries (labels decided, scores, who, when) stays: it is the record of the moderators' work and
+  holds nothing about the author once the record it pointed at is gone.
+
+One audit entry of its own records the erasure: who asked, when, and the counts. It names the author by
+:func:`subject`, a hash of the keyed hash, never by the id (nor by the keyed hash the data was stored under).
+
+On SQLite the deleted rows are overwritten (``PRAGMA secure_delete``) and the WAL is truncated afterwards,
+so the texts are gone from the files too. PostgreSQL keeps dead rows until VACUUM reclaims them.
+
+Example::
+
+    with session_factory() as session:
+        done = erase_author(session, secret, channel="twitter", author_id="12345", actor="dpo:sam")
+    print(done.summary())
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import get_args
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from model.labels import Channel
+from service.comments import author_hash
+from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem
+
+CHANNELS = get_args(Channel)
+
+
+class ErasureError(ValueError):
+    """The erasure cannot be done as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What was (or, in a dry run, would be) removed for one author."""
+
+    subject: str  # a hash of the author's keyed hash: what the audit entry names
+    classifications: int  # records removed
+    texts: int  # of those, records that held the comment's text
+    review_items: int
+    offences: int
+    audit_notes: int  # moderators' notes cleared from the audit log
+    dry_run: bool = False
+    audit_id: str | None = None  # the erasure's own audit entry (None in a dry run)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.classifications or self.offences or self.review_items)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if isinstance(v, int) and not isinstance(v, bool)}
+
+    def summary(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        return (f"{verb} {self.classifications} classifications ({self.texts} with their text), {self.review_items} review "
+                f"items, {self.offences} offences and {self.audit_notes} moderators' notes for author {self.subject[:12]}")
+
+
+def subject(hashed_author: str) -> str:
+    """How the audit log names an erased author: a one-way hash of the keyed hash (the id never appears)."""
+    return hashlib.sha256(f"sift-erasure:{hashed_author}".encode()).hexdigest()
+
+
+def erase_author(session: Session, secret: bytes, *, channel: str, author_id: str, actor: str,
+                 dry_run: bool = False) -> Erasure:
+    """Remove everything stored against one author, in one transaction, and audit it (see the module).
+    ``dry_run`` counts what would go and changes nothing. Commits (or rolls back) the session."""
+    if channel not in CHANNELS:
+        raise ErasureError(f"unknown channel {channel!r}; channels are {list(CHANNELS)}")
+    if not author_id.strip():
+        raise ErasureError("the author id is empty; give the platform's id for the author, as it was sent to sift")
+    if not actor.strip():
+        raise ErasureError("say who asked for the erasure (the actor), for the audit log")
+    hashed = author_hash(secret, channel, author_id)
+    assert hashed is not None
+    records = select(ClassificationRecord.id).where(ClassificationRecord.author_hash == hashed)
+    items = select(ReviewItem.id).where(ReviewItem.classification_id.in_(records))
+    offences = AuthorOffence.author_hash == hashed
+    notes = (AuditEntry.classification_id.in_(records) | AuditEntry.item_id.in_(items)) & AuditEntry.note.is_not(None)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    try:
+        if sqlite:  # this connection overwrites what it deletes (some builds do by default, others not)
+            was = session.scalar(text("PRAGMA secure_delete"))
+            session.execute(text("PRAGMA secure_delete=ON"))
+        counted = Erasure(
+            subject=subject(hashed),
+            classifications=_count(session, select(func.count()).where(ClassificationRecord.author_hash == hashed)),
+            texts=_count(session, select(func.count()).where(ClassificationRecord.author_hash == hashed,
+                                                             ClassificationRecord.text.is_not(None)
+                                                             | ClassificationRecord.redacted_text.is_not(None))),
+            review_items=_count(session, select(func.count()).select_from(ReviewItem).where(ReviewItem.id.in_(items))),
+            offences=_count(session, select(func.count()).select_from(AuthorOffence).where(offences)),
+            audit_notes=_count(session, select(func.count()).select_from(AuditEntry).where(notes)),
+            dry_run=dry_run)
+        if dry_run:
+            session.rollback()
+            return counted
+        # Children first: the review items and notes are found through the records.
+        session.execute(update(AuditEntry).where(notes).values(note=None), execution_options={"synchronize_session": False})
+        session.execute(delete(ReviewItem).where(ReviewItem.id.in_(items)), execution_options={"synchronize_session": False})
+        session.execute(delete(AuthorOffence).where(offences), execution_options={"synchronize_session": False})
+        session.execute(delete(ClassificationRecord).where(ClassificationRecord.author_hash == hashed),
+                        execution_options={"synchronize_session": False})
+        entry = AuditEntry(actor=actor.strip()[:100], event="erasure", decided={"subject": counted.subject, **counted.counts(),
+                                                                                "channel": channel})
+        session.add(entry)
+        session.flush()
+        audit_id = entry.id
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    if sqlite:
+        _truncate_wal(session, int(was or 0))
+    return Erasure(**{**asdict(counted), "audit_id": audit_id})
+
+
+def _count(session: Session, query: object) -> int:
+    return int(session.scalar(query) or 0)  # type: ignore[call-overload]
+
+
+def _truncate_wal(session: Session, secure_delete: int) -> None:
+    """SQLite: copy the overwritten pages into the database file and empty the WAL, where the old pages,
+    texts and all, would otherwise linger. Best effort: a reader holding the WAL open makes it a no-op."""
+    session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    session.execute(text(f"PRAGMA secure_delete={secure_delete:d}"))  # the pooled connection goes back as it was
+    session.commit()
