@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import get_args
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from model.labels import Channel
-from service.comments import author_hash
+from service.comments import Rows, author_hash
 from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem
 
 CHANNELS = get_args(Channel)
@@ -128,6 +129,35 @@ def erase_author(session: Session, secret: bytes, *, channel: str, author_id: st
     if sqlite:
         _truncate_wal(session, int(was or 0))
     return Erasure(**{**asdict(counted), "audit_id": audit_id})
+
+
+def erased_authors(session: Session) -> dict[str, datetime]:
+    """Every erased author's audit subject, with the time of their latest erasure."""
+    latest: dict[str, datetime] = {}
+    for at, decided in session.execute(select(AuditEntry.at, AuditEntry.decided).where(AuditEntry.event == "erasure")):
+        name = (decided or {}).get("subject")
+        if isinstance(name, str) and (name not in latest or at > latest[name]):
+            latest[name] = at
+    return latest
+
+
+def without_erased(rows: Rows, erased: dict[str, datetime]) -> tuple[Rows, int]:
+    """``rows`` less the comments of authors erased after those comments were received (rows that waited in
+    the outbox while the database was down, and would otherwise bring an erased author back), with how many
+    comments were dropped."""
+    dropped = {r["id"] for r in rows.get(ClassificationRecord.__tablename__, [])
+               if r.get("author_hash") and (when := erased.get(subject(r["author_hash"]))) is not None
+               and _utc(r["created_at"]) <= _utc(when)}
+    if not dropped:
+        return rows, 0
+    kept = {table: [r for r in table_rows if (r["id"] if table == ClassificationRecord.__tablename__
+                                               else r["classification_id"]) not in dropped]
+            for table, table_rows in rows.items()}
+    return kept, len(dropped)
+
+
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _count(session: Session, query: object) -> int:

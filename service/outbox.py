@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.comments import Rows, insert_rows
 from service.db.models import ClassificationRecord
+from service.erasure import erased_authors, without_erased
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,12 @@ class Outbox:
                 for start in range(0, len(entries), REPLAY_GROUP):
                     group = entries[start:start + REPLAY_GROUP]
                     with sessions() as session:
+                        erased = erased_authors(session)
                         for entry in group:
-                            insert_rows(session, entry["rows"], skip_existing=True)
+                            rows, dropped = without_erased(entry["rows"], erased)
+                            if dropped:
+                                logger.info("dropped %d comments from the outbox: their authors were erased", dropped)
+                            insert_rows(session, rows, skip_existing=True)
                         session.commit()
                 count = sum(len(entry["rows"].get(_RECORDS, [])) for entry in entries)
                 with self._lock:

@@ -172,3 +172,23 @@ def test_sift_authors_erase_prints_the_counts_and_exits_2_on_a_bad_channel(tmp_p
     assert again.exit_code == 0 and "nothing is stored for this author" in again.output
     bad = runner.invoke(app, ["authors", "erase", "--channel", "myspace", "--author-id", "fb-9"])
     assert bad.exit_code == 2 and "unknown channel 'myspace'" in bad.output
+
+
+def test_comments_waiting_in_the_outbox_are_not_brought_back_after_their_author_is_erased(
+        sessions: sessionmaker[Session], rules_only, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """While the database was down, an author's comments waited in the service's outbox; the author was
+    erased meanwhile. Replaying the outbox must not store them again; other authors' comments are stored."""
+    from service.comments import rows
+    from service.outbox import Outbox
+
+    pipeline, policy = rules_only
+    waiting = classify(pipeline, policy, [Submission(text=ABUSE, channel="facebook", author_id="fb-erased"),
+                                          Submission(text=UNSURE, channel="facebook", author_id="fb-kept")], secret=SECRET)
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append(rows(waiting))
+    with sessions() as session:
+        erase_author(session, SECRET, channel="facebook", author_id="fb-erased", actor="dpo")
+    assert outbox.replay(sessions) == 2  # both lines were consumed
+    with sessions() as session:
+        assert _counts(session, author_hash(SECRET, "facebook", "fb-erased"))["records"] == 0
+        assert _counts(session, author_hash(SECRET, "facebook", "fb-kept"))["records"] == 1
