@@ -19,6 +19,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     import uvicorn
 
     from service.db.migrate import upgrade
+    from service.logs import uvicorn_log_config
 
     os.environ["SIFT_HOST"] = host
     os.environ["SIFT_PORT"] = str(port)
@@ -34,6 +35,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     # On SIGTERM the app drains first (api.lifecycle: in-flight requests finish within the grace period, the
     # rest get a 503); uvicorn's own time-out is the backstop past that.
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=cfg.log_level.lower(),
+                log_config=uvicorn_log_config(cfg.log_level),  # its handlers, the access log's too, redact
                 timeout_graceful_shutdown=int(cfg.shutdown_grace_seconds) + 5)
 
 
