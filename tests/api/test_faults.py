@@ -28,6 +28,7 @@ from service.db.repository import create_api_key
 from service.db.session import make_engine, make_session_factory
 from service.outbox import Outbox
 from tests.api.conftest import make_settings
+from tests.logscan import scan_output
 
 COMPLAINT = {"text": "Waited in all day, nobody turned up. Third time now.", "channel": "facebook"}
 
@@ -169,6 +170,14 @@ def test_sqlite_syncs_every_commit_and_leaves_nothing_in_the_wal_at_shutdown(tmp
 
 
 # --- a real server in a subprocess ------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _scan_server_logs(tmp_path: Path) -> Iterator[None]:
+    """What the servers of these tests logged goes through the log scan too (tests/logscan.py)."""
+    yield
+    for log in sorted(tmp_path.rglob("server.log")):
+        scan_output(f"faults-{log.parent.name}", log.read_bytes())
 
 
 def _all_answered(row: faults.Row) -> bool:
