@@ -39,6 +39,7 @@ def write_card(out_dir: Path, meta: dict[str, Any]) -> None:
     for label in meta["labels"]:
         low, high = meta["review_bands"][label]
         lines.append(f"| {label} | {meta['temperatures'][label]} | {meta['thresholds'][label]} | [{low}, {high}) |")
+    lines += _quantisation(meta)
     lines += ["", "## Where it fails", "",
               "- Trained on the team's seed comments for one (fictional) UK housing association plus any imported public sets "
               "listed above; none of the public sets is UK housing. Expect weaker results on other organisations' wording.",
@@ -48,3 +49,34 @@ def write_card(out_dir: Path, meta: dict[str, Any]) -> None:
               "- Sarcasm, rhetorical questions and civil-but-angry criticism are the commonest confusions (see the "
               "error-analysis notebook).", ""]
     (out_dir / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _quantisation(meta: dict[str, Any]) -> list[str]:
+    """How the int8 graph was made and how closely it follows its fp32 reference."""
+    q, par, drift = meta.get("quantisation"), meta.get("parity"), meta.get("neighbour_drift")
+    if not (q or par):
+        return []
+    lines = ["", "## Int8 graph: quantisation, parity, batch neighbours", ""]
+    if q:
+        cal = q.get("calibration", {})
+        lines.append(f"Quantisation: `{q['method']}` ({q.get('tool', '')}); weights {q.get('weights', '?')}, activations "
+                     f"{q.get('activations', 'quantised per call')}, calibrated ({q.get('calibration_method', '-')}) on "
+                     f"{cal.get('rows', '?')} {cal.get('drawn_from', 'rows')}: "
+                     f"{', '.join(f'{k} {v}' for k, v in cal.get('sources', {}).items())}.")
+    if par:
+        ref = (q or {}).get("reference", {}).get("kind", par.get("reference", "the PyTorch network"))
+        lines.append(f"Against {ref}, on {par.get('rows', 'the')} dev rows: decisions agree on {par['decision_agreement']:.2%} "
+                     f"of (comment, label) pairs; probabilities differ by {par['mean_abs_diff']} on average, "
+                     f"{par['max_abs_diff']} at most.")
+    if drift:
+        lines.append(f"Batch neighbours: a comment alone, in a padded batch of {drift['batch']} random neighbours, and in "
+                     f"length buckets scores within {drift['max_abs_logit']} (logit) and {drift['max_abs_prob']} "
+                     f"(probability) over {drift['rows']} dev comments.")
+    before = (q or {}).get("before")
+    if before:
+        bd = before["neighbour_drift"]
+        bp = before["parity_vs_rebuilt_fp32"]
+        lines.append(f"Before (dynamic quantisation, activation scales per call): neighbours moved a score by up to "
+                     f"{bd['max_abs_logit']} (logit), {bd['max_abs_prob']} (probability); decisions agreed with the same "
+                     f"reference on {bp['decision_agreement']:.2%}, mean gap {bp['mean_abs_diff']}.")
+    return lines

