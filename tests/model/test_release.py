@@ -71,3 +71,24 @@ def test_an_identity_term_alone_does_not_raise_the_abusive_score(release: Pipeli
     threshold = release.classifier.thresholds["abusive"]  # type: ignore[union-attr]
     assert max(scores) < threshold, dict(zip(IDENTITIES, scores, strict=True))
     assert max(scores) - min(scores) <= 0.25, dict(zip(IDENTITIES, scores, strict=True))
+
+
+def test_a_comments_scores_do_not_depend_on_its_batch_neighbours() -> None:
+    """Issue 12: with activation scales computed per call, a neighbour moved a score by up to 0.49 (probability)."""
+    from model.transformer import OnnxClassifier
+    from training.quantise import neighbour_drift
+
+    comments = [json.loads(line)["text"] for path in sorted((REPO / "data" / "seed").glob("*.jsonl"))
+                for line in path.read_text(encoding="utf-8").splitlines()[:8] if line.strip()]
+    drift = neighbour_drift(OnnxClassifier.from_pretrained(RELEASE_MODEL_DIR), comments)
+    assert drift["max_abs_prob"] <= 0.01, drift
+
+
+def test_the_release_records_how_it_was_quantised_and_how_close_it_is() -> None:
+    meta = json.loads((RELEASE_MODEL_DIR / "sift_model.json").read_text())
+    q = meta["quantisation"]
+    assert q["method"] == "static-activations" and q["calibration"]["rows"] >= 512
+    assert "rebuilt" in meta["parity"]["reference"] and meta["parity"]["decision_agreement"] >= 0.985
+    assert meta["neighbour_drift"]["max_abs_prob"] <= 0.01
+    check = q["reference"]["rebuild_check"]  # the rebuilt fp32 graph gives back the shipped weights exactly
+    assert check["identical_after_requantising"] == check["quantized_weight_tensors"] > 0
