@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, metrics
+from api import errors, headers, metrics
 from api.batcher import MicroBatcher
 from api.deps import MetricsScope
-from api.headers import SecurityHeaders
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.ratelimit import RateLimits
 from api.reload import model_identity, watch
@@ -84,9 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None,  # served by api.routes.docs, behind a key when keys are required
                   max_body_size=MAX_BODY_BYTES)  # counted as it streams: chunked bodies stop at the limit too
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(SecurityHeaders)
     metrics.install(app, metrics.Metrics())
     errors.install(app)
+    headers.install(app)  # outermost: on every answer, a crash's 500 too
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=[MetricsScope])
     app.include_router(docs.router)
