@@ -29,7 +29,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
@@ -45,18 +45,23 @@ logger = logging.getLogger(__name__)
 class Refusal:
     """A refused request: which limit, and whole seconds until it may be tried again (for ``Retry-After``)."""
 
-    limit: str
+    limit: str  # e.g. "at most 5 sign-in attempts per username every 15 minutes"
     retry_after: int
 
     def message(self) -> str:
-        return f"too many requests: the limit of {self.limit} was reached; try again in {self.retry_after} s"
+        return f"too many requests: {self.limit}; try again in {self.retry_after} s"
+
+
+def _window(item: RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    return unit if item.multiples == 1 else f"{item.multiples} {unit}s"
 
 
 class _Limit:
     """One limit (``None`` when turned off) on one strategy, with this worker's memory as the fallback."""
 
-    def __init__(self, name: str, spec: str, limiter: RateLimiter, fallback: RateLimiter) -> None:
-        self.name, self.item = name, (parse(spec) if spec else None)
+    def __init__(self, name: str, what: str, spec: str, limiter: RateLimiter, fallback: RateLimiter) -> None:
+        self.name, self.what, self.item = name, what, (parse(spec) if spec else None)
         self._limiter, self._fallback = limiter, fallback
         self._warned = 0.0
 
@@ -79,7 +84,8 @@ class _Limit:
         if allowed:
             return None
         reset = limiter.get_window_stats(self.item, self.name, *ids).reset_time
-        return Refusal(str(self.item), max(1, math.ceil(reset - time.time())))
+        limit = f"at most {self.item.amount} {self.what} every {_window(self.item)}"
+        return Refusal(limit, max(1, math.ceil(reset - time.time())))
 
     def clear(self, *ids: str) -> None:
         if self.item is not None:
@@ -95,10 +101,13 @@ class RateLimits:
         memory = MemoryStorage()
         sliding, fixed = SlidingWindowCounterRateLimiter(requests), FixedWindowRateLimiter(signin)
         sliding_memory, fixed_memory = SlidingWindowCounterRateLimiter(memory), FixedWindowRateLimiter(memory)
-        self.classify_key = _Limit("classify-key", settings.classify_key_limit, sliding, sliding_memory)
-        self.classify_ip = _Limit("classify-ip", settings.classify_ip_limit, sliding, sliding_memory)
-        self.signin_user = _Limit("signin-user", settings.signin_user_limit, fixed, fixed_memory)
-        self.signin_ip = _Limit("signin-ip", settings.signin_ip_limit, fixed, fixed_memory)
+        self.classify_key = _Limit("classify-key", "requests per API key", settings.classify_key_limit, sliding, sliding_memory)
+        self.classify_ip = _Limit("classify-ip", "requests per client address", settings.classify_ip_limit, sliding,
+                                  sliding_memory)
+        self.signin_user = _Limit("signin-user", "sign-in attempts per username", settings.signin_user_limit, fixed,
+                                  fixed_memory)
+        self.signin_ip = _Limit("signin-ip", "sign-in attempts per client address", settings.signin_ip_limit, fixed,
+                                fixed_memory)
         self._key = hmac.new(secret, b"sift-rate-limits", hashlib.sha256).digest()
 
     @classmethod

@@ -27,6 +27,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorPublic, "description": "the API key lacks the classify scope"},
     413: {"model": ErrorPublic, "description": "the body is too large"},
     422: {"model": ErrorPublic, "description": "invalid input: the details name each field and its limit"},
+    429: {"model": ErrorPublic, "description": "over the rate limit for this API key or client address",
+          "headers": {"Retry-After": {"description": "seconds until the limit allows a request again",
+                                      "schema": {"type": "integer"}}}},
 }
 
 
