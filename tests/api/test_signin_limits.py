@@ -89,10 +89,10 @@ def test_a_successful_sign_in_starts_the_usernames_count_again(app: FastAPI) -> 
         assert _sign_in(client, "maria", PASSWORD) == 303
 
 
-def test_the_sign_in_lockout_holds_across_workers_through_the_database(tmp_path: Path) -> None:
+def test_the_sign_in_lockout_holds_across_workers_through_the_database(tmp_path: Path, database_url: str) -> None:
     # Two apps on one database stand for two worker processes: no Redis, so the sign-in counters are in
-    # the database's rate_limits table, which both see.
-    first, second = (create_app(make_settings(tmp_path, model_poll_seconds=0)) for _ in range(2))
+    # the database's rate_limits table, which both see (SQLite, and PostgreSQL when SIFT_TEST_POSTGRES_URL is set).
+    first, second = (create_app(make_settings(tmp_path, model_poll_seconds=0, database_url=database_url)) for _ in range(2))
     with TestClient(first) as a, TestClient(second) as b:
         with first.state.session_factory() as session:
             create_user(session, "maria", PASSWORD)
