@@ -1,35 +1,34 @@
-"""Moderators on the web: the signed session and its CSRF token (accounts are in :mod:`service.users`).
+"""Moderators on the web: the session cookie and its CSRF token (accounts are in :mod:`service.users`,
+the sessions themselves in :mod:`service.sessions`).
 
-The session is Starlette's ``SessionMiddleware``: a cookie ``sift_session`` holding the session as signed
-(not encrypted) JSON, ``HttpOnly``, ``SameSite=Strict``, path ``/``, 12 hours from sign-in, and ``Secure``
-whenever the request came over TLS. It carries the username and a per-session CSRF token (a synchronizer
-token); every form and every cookie-authenticated JSON call must echo the token.
-
-The session lives in the browser, so signing out removes it from the browser but cannot revoke a copy
-taken before: that copy stays valid until its 12 hours are up. A disabled or deleted account loses access
-at once, because :func:`api.deps.get_web_session` looks the user up on every request.
+The cookie ``sift_session`` holds only a random session id: ``HttpOnly``, ``SameSite=Strict``, path ``/``,
+``Max-Age`` the absolute session limit, and ``Secure`` whenever the request came over TLS. The server keeps
+the session (its hash, the moderator, a per-session CSRF token, its times), so signing out, a password
+change or disabling the account ends it everywhere at once. Every form and every cookie-authenticated JSON
+call must echo the CSRF token (a synchronizer token).
 
 Example::
 
-    app.add_middleware(WebSessions)           # keyed from app.state.author_secret, made in the lifespan
-    web = start_session(request, "maria")     # in the sign-in route: a fresh session and token
-    csrf_ok(read_session(request), form_token)
+    start_session(request, response, db, user)          # in the sign-in route: a fresh session and token
+    web = read_session(request, db)                      # WebSession or None
+    csrf_ok(web, form_token)
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from starlette.middleware.sessions import SessionMiddleware
+from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+
+from service.db.models import User
+from service.sessions import find_session, open_session, revoke_session
+from service.settings import Settings
 
 COOKIE = "sift_session"
-SESSION_SECONDS = 12 * 3600
-_USER, _CSRF = "username", "csrf"
 
 
 @dataclass(frozen=True)
@@ -38,63 +37,41 @@ class WebSession:
     csrf: str
 
 
-def session_key(secret: bytes) -> str:
-    """The signing key for sessions, derived from the service secret so it is never the key that hashes
-    author ids (the old cookie used a salt for the same separation)."""
-    return hmac.new(secret, b"sift-session", hashlib.sha256).hexdigest()
+def _settings(request: HTTPConnection) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-class WebSessions:
-    """Starlette's ``SessionMiddleware`` with sift's cookie settings, keyed by ``app.state.author_secret``.
-
-    The secret is made in the lifespan, after the middleware is added, so the middleware is built on the
-    first request. ``SessionMiddleware`` sets ``Secure`` from a fixed ``https_only``; sift decides per
-    request (as it did before), so there is one instance for plain HTTP and one, ``https_only``, for TLS.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._secret: bytes | None = None
-        self._by_tls: dict[bool, SessionMiddleware] = {}
-
-    def _middleware(self, secret: bytes, tls: bool) -> SessionMiddleware:
-        if secret != self._secret:  # a new lifespan may bring a new secret
-            key = session_key(secret)
-            self._by_tls = {https: SessionMiddleware(self.app, key, session_cookie=COOKIE, max_age=SESSION_SECONDS,
-                                                     path="/", same_site="strict", https_only=https)
-                            for https in (False, True)}
-            self._secret = secret
-        return self._by_tls[tls]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):  # the lifespan itself: no secret yet
-            await self.app(scope, receive, send)
-            return
-        secret: bytes = scope["app"].state.author_secret
-        await self._middleware(secret, scope["scheme"] in ("https", "wss"))(scope, receive, send)
+def start_session(request: HTTPConnection, response: Response, db: Session, user: User) -> WebSession:
+    """Sign in: a new session and CSRF token, whatever session the browser brought (which is revoked), so a
+    session planted before sign-in is never the signed-in one."""
+    planted = request.cookies.get(COOKIE)
+    if planted:
+        revoke_session(db, planted)
+    absolute = timedelta(hours=_settings(request).session_max_hours)
+    token, csrf = open_session(db, user, absolute)
+    response.set_cookie(COOKIE, token, max_age=int(absolute.total_seconds()), path="/", httponly=True,
+                        samesite="strict", secure=request.url.scheme in ("https", "wss"))
+    return WebSession(user.username, csrf)
 
 
-def start_session(request: HTTPConnection, username: str) -> WebSession:
-    """Sign in: whatever session the browser brought is dropped and a new one, with a new CSRF token,
-    takes its place, so a session planted before sign-in is never the signed-in one."""
-    web = WebSession(username, secrets.token_urlsafe(24))
-    request.session.clear()
-    request.session.update({_USER: web.username, _CSRF: web.csrf})
-    return web
+def end_session(request: HTTPConnection, response: Response, db: Session) -> None:
+    """Sign out: the session is revoked on the server and the browser told to drop the cookie."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        revoke_session(db, token)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=request.url.scheme in ("https", "wss"))
 
 
-def end_session(request: HTTPConnection) -> None:
-    """Sign out: the middleware answers with an expired, empty cookie."""
-    request.session.clear()
-
-
-def read_session(request: HTTPConnection) -> WebSession | None:
-    """The session's moderator and token, or None when there is no valid signed session (a missing,
-    tampered, foreign-key or expired cookie all reach here as an empty session)."""
-    username, csrf = request.session.get(_USER), request.session.get(_CSRF)
-    if not isinstance(username, str) or not isinstance(csrf, str) or not username or not csrf:
+def read_session(request: HTTPConnection, db: Session) -> WebSession | None:
+    """The session's moderator and token, or None when the cookie names no live session (missing, guessed,
+    revoked, expired, idle too long, or the account disabled)."""
+    token = request.cookies.get(COOKIE)
+    if not token:
         return None
-    return WebSession(username, csrf)
+    found = find_session(db, token, idle=timedelta(minutes=_settings(request).session_idle_minutes))
+    return WebSession(found.username, found.csrf) if found else None
 
 
 def csrf_ok(web: WebSession, sent: str | None) -> bool:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import WebSession, csrf_ok, read_session
@@ -19,7 +19,7 @@ from api.writer import GroupWriter
 from model.pipeline import Pipeline
 from model.policy.engine import PolicyEngine
 from service.comments import HistoryScope
-from service.db.models import ApiKey, User
+from service.db.models import ApiKey
 from service.db.offences import history_scope
 from service.db.repository import find_api_key
 from service.settings import Settings
@@ -77,7 +77,9 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="
 _bearer = HTTPBearer(auto_error=False, description="the same key as a bearer token")
 
 
-def _require_scope(scope: str):  # type: ignore[no-untyped-def]
+def _require_scope(scope: str | None):  # type: ignore[no-untyped-def]
+    """A key with ``scope`` (or admin) when keys are required; ``None``: any valid key."""
+
     async def check(request: Request, settings: SettingsDep,
                     header_key: Annotated[str | None, Security(_api_key_header)] = None,
                     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> ApiKey | None:
@@ -92,7 +94,7 @@ def _require_scope(scope: str):  # type: ignore[no-untyped-def]
         if key is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked",
                                 headers={"WWW-Authenticate": "Bearer"})
-        if scope not in key.scopes.split(",") and "admin" not in key.scopes.split(","):
+        if scope is not None and scope not in key.scopes.split(",") and "admin" not in key.scopes.split(","):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the {scope!r} scope")
         return key
 
@@ -104,7 +106,22 @@ def _lookup_key(session_factory, plain: str) -> ApiKey | None:  # type: ignore[n
         return find_api_key(session, plain)
 
 
-ClassifyCallerDep = Annotated[ApiKey | None, Depends(_require_scope("classify"))]
+async def classify_caller(request: Request, key: Annotated[ApiKey | None, Depends(_require_scope("classify"))]) -> ApiKey | None:
+    """The classify scope, then the request limits per client address and per key (429 with Retry-After)."""
+    limits = request.app.state.rate_limits
+    address = request.client.host if request.client else "unknown"
+    check = partial(limits.classify, key.id if key is not None else None, address)
+    refused = check() if limits.requests_in_memory else await run_in_threadpool(check)  # Redis: off the loop
+    if refused is not None:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, refused.message(),
+                            headers={"Retry-After": str(refused.retry_after)})
+    return key  # type: ignore[no-any-return]
+
+
+ClassifyCallerDep = Annotated[ApiKey | None, Depends(classify_caller)]
+# /metrics and the API docs: open on loopback without keys, else a key with the scope (any valid key for the docs).
+MetricsScope = Depends(_require_scope("metrics"))
+DocsScope = Depends(_require_scope(None))
 
 
 async def sees_details(request: Request, settings: SettingsDep,
@@ -129,13 +146,9 @@ DetailsDep = Annotated[bool, Depends(sees_details)]
 
 
 def get_web_session(request: Request, session: SessionDep) -> WebSession | None:
-    """The signed-in moderator, if the session cookie is valid and the account still active (looked up on
-    every request, so disabling or deleting an account ends its sessions at once)."""
-    web = read_session(request)
-    if web is None:
-        return None
-    user = session.scalar(select(User).where(User.username == web.username, User.disabled.is_(False)))
-    return web if user is not None else None
+    """The signed-in moderator, if the cookie names a live server-side session of an active account (looked
+    up on every request, so sign-out, a password change or a disabled account end it at once)."""
+    return read_session(request, session)
 
 
 WebSessionDep = Annotated[WebSession | None, Depends(get_web_session)]

@@ -6,6 +6,7 @@ nonces is the next step (issue 12), not taken here.
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -34,3 +35,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def install(app: FastAPI) -> None:
+    """Wrap the whole app, outside even Starlette's error middleware (a crash's 500) and FastAPI's body
+    limit (a 413 on Content-Length), which run before any ``add_middleware`` middleware and would answer
+    without the headers."""
+    build = app.build_middleware_stack
+
+    def with_headers_outermost() -> ASGIApp:
+        return SecurityHeaders(build())
+
+    app.build_middleware_stack = with_headers_outermost  # type: ignore[method-assign]

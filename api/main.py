@@ -9,15 +9,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, metrics
-from api.auth import WebSessions
+from api import errors, headers, metrics
 from api.batcher import MicroBatcher
-from api.headers import SecurityHeaders
+from api.deps import MetricsScope
 from api.lifecycle import Drain, Draining
 from api.lifecycle import install as take_sigterm
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
+from api.ratelimit import RateLimits
 from api.reload import model_identity, watch
-from api.routes import classify, health, review_api, review_pages
+from api.routes import classify, docs, health, review_api, review_pages
 from api.storage import DurableStore
 from api.writer import GroupWriter
 from model.classifier import MODEL_META_FILE
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(cfg.effective_database_url)
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.author_secret = cfg.author_secret()
+        app.state.rate_limits = RateLimits.from_settings(cfg, app.state.session_factory, app.state.author_secret)
         policy = DecisionPolicy(review_bands=dict.fromkeys(TARGETS, (cfg.review_band_low, cfg.review_band_high)),
                                 band_overrides=dict(cfg.review_bands))
         app.state.pipeline, app.state.components = build_pipeline(
@@ -95,14 +96,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     drain = Drain()
     app = FastAPI(title="sift", summary="Classifies comments sent to an organisation's social media accounts.",
                   version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None,  # served by api.routes.docs, behind a key when keys are required
                   max_body_size=MAX_BODY_BYTES)  # counted as it streams: chunked bodies stop at the limit too
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(WebSessions)  # the moderators' signed session cookie, keyed by the secret the lifespan reads
     metrics.install(app, metrics.Metrics())
     errors.install(app)
+    headers.install(app)  # outermost: on every answer, a crash's 500 too
     app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(metrics.router, dependencies=[MetricsScope])
+    app.include_router(docs.router)
     app.include_router(classify.router)
     app.include_router(review_api.router)
     app.include_router(review_pages.router)

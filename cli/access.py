@@ -16,7 +16,7 @@ users_app = App(help="Moderator accounts for the review pages.")
 
 @keys_app.command("create")
 def keys_create(name: Annotated[str, typer.Option(help="who uses the key")],
-                scope: Annotated[list[str], typer.Option(help="classify, review or admin (repeatable)")] = ["classify"]) -> None:  # noqa: B006
+                scope: Annotated[list[str], typer.Option(help="classify, review, metrics or admin (repeatable)")] = ["classify"]) -> None:  # noqa: B006
     """Create an API key and print it once (only its hash is stored)."""
     from service.db.repository import create_api_key
 
@@ -48,6 +48,13 @@ def keys_revoke(key_id: str) -> None:
     typer.echo(f"revoked {key_id}")
 
 
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("password (12 characters or more, not a common one, not the username)", hide_input=True,
+                            confirmation_prompt=True))
+
+
 @users_app.command("create")
 def users_create(username: Annotated[str, typer.Option(help="the moderator's sign-in name")],
                  role: Annotated[str, typer.Option(help="moderator or admin")] = "moderator",
@@ -55,10 +62,39 @@ def users_create(username: Annotated[str, typer.Option(help="the moderator's sig
     """Create a moderator account (the password is stored as an argon2 hash)."""
     from service.users import create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password (12 characters or more)", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     with session() as db:
         user = create_user(db, username, password, role)
     typer.echo(f"created {user.role} {user.username}")
+
+
+@users_app.command("password")
+def users_password(username: Annotated[str, typer.Argument(help="the moderator's sign-in name")],
+                   password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False) -> None:
+    """Set a new password; every session of that moderator ends (they sign in again)."""
+    from service.users import set_password
+
+    password = _read_password(password_stdin)
+    with session() as db:
+        ended = set_password(db, username, password)
+    typer.echo(f"password changed for {username.strip()}; {ended} session(s) ended")
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="the moderator's sign-in name")]) -> None:
+    """Disable an account: it can no longer sign in, and every session of it ends now."""
+    from service.users import set_disabled
+
+    with session() as db:
+        ended = set_disabled(db, username, True)
+    typer.echo(f"disabled {username.strip()}; {ended} session(s) ended")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument(help="the moderator's sign-in name")]) -> None:
+    """Enable a disabled account again (it signs in anew)."""
+    from service.users import set_disabled
+
+    with session() as db:
+        set_disabled(db, username, False)
+    typer.echo(f"enabled {username.strip()}")

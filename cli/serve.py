@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
@@ -31,6 +32,10 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     # SIFT_DATA_DIR means the same folder in every worker.
     os.environ["SIFT_DATA_DIR"] = str(cfg.data_dir)
     configure_logging(cfg.log_level)
+    if workers > 1 and not cfg.redis_url:
+        logging.getLogger(__name__).warning(
+            "no SIFT_REDIS_URL: sign-in limits are shared through the database, but each of the %d workers counts "
+            "/classify requests on its own (a key may get up to %d times SIFT_CLASSIFY_KEY_LIMIT)", workers, workers)
     upgrade(cfg.effective_database_url)  # once, before the workers start (they would race on a fresh database)
     # On SIGTERM the app drains first (api.lifecycle: in-flight requests finish within the grace period, the
     # rest get a 503); uvicorn's own time-out is the backstop past that.

@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.classifier import MODEL_META_FILE
@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(2.0, ge=0, description="how often to look for a newly promoted model (0: never)")
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=600, description="on SIGTERM, how long requests in flight "
                                                                          "get to finish before they are answered 503")
+    # Sign-in, sessions and rate limits (api.ratelimit, service.sessions). A limit is the `limits` library's
+    # notation ("5/15 minutes", "100 per second"); empty turns that limit off.
+    redis_url: str = Field("", description="redis://host:port/db: rate limits shared by every worker and server; empty: "
+                                           "sign-in limits in the database, request limits in each worker's memory")
+    classify_key_limit: str = Field("3000/minute", description="requests to /classify and /classify/batch per API key")
+    classify_ip_limit: str = Field("6000/minute", description="requests to /classify and /classify/batch per client address")
+    signin_user_limit: str = Field("5/15 minutes", description="sign-in attempts per username; a sign-in that succeeds "
+                                                              "starts the count again, so this is the lockout after failures")
+    signin_ip_limit: str = Field("20/15 minutes", description="sign-in attempts per client address, whatever the username")
+    session_idle_minutes: int = Field(60, ge=1, le=24 * 60, description="a moderator's session ends after this long unused")
+    session_max_hours: int = Field(12, ge=1, le=24 * 30, description="a moderator's session ends this long after sign-in")
 
     @field_validator("review_bands")
     @classmethod
@@ -95,6 +106,26 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path | None) -> Path | None:
         """A relative path is resolved once, against the folder sift was started in, and never again."""
         return value.expanduser().absolute() if value is not None else None
+
+    @field_validator("classify_key_limit", "classify_ip_limit", "signin_user_limit", "signin_ip_limit")
+    @classmethod
+    def _limit(cls, value: str, info: ValidationInfo) -> str:
+        from limits import parse
+
+        if value.strip():
+            try:
+                parse(value)
+            except ValueError:
+                raise ValueError(f"SIFT_{(info.field_name or '').upper()} must be like '5/15 minutes' or '100 per second' "
+                                 "(empty: no limit)") from None
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "redis+unix://")):
+            raise ValueError("SIFT_REDIS_URL must start with redis://, rediss:// or redis+unix:// (empty: no Redis)")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
 from api import charts
 from api.auth import csrf_ok, end_session, start_session
 from api.deps import ModeratorPageDep, SessionDep, WebSessionDep
+from api.ratelimit import RateLimits
 from model.labels import CHANNELS, FLAGS, LABELS, PRIORITY_RANK
 from model.policy.config import ACTIONS
 from service.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
@@ -53,19 +54,34 @@ def login_page(request: Request, web: WebSessionDep) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=100)],
           password: Annotated[str, Form(max_length=500)]) -> Response:
+    # Counted before the password is checked: a refused attempt is told so, right password or not, and costs
+    # no hashing. Per username (the lockout) and per address (spraying across usernames).
+    limits: RateLimits = request.app.state.rate_limits
+    refused = limits.signin_attempt(username, request.client.host if request.client else "unknown")
+    if refused is not None:
+        minutes = max(1, round(refused.retry_after / 60))
+        message = f"Too many sign-in attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        headers = {"Retry-After": str(refused.retry_after)}
+        if "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"error": refused.message()}, status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
+        return templates.TemplateResponse(request, "login.html", {"web": None, "error": message},
+                                          status_code=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
     user = authenticate(session, username, password)
     if user is None:
         return templates.TemplateResponse(request, "login.html", {"web": None, "error": "Wrong username or password."},
                                           status_code=status.HTTP_401_UNAUTHORIZED)
-    start_session(request, user.username)  # a fresh session and CSRF token: no session fixation
-    return RedirectResponse("/review", status.HTTP_303_SEE_OTHER)
+    limits.signin_succeeded(username)
+    response = RedirectResponse("/review", status.HTTP_303_SEE_OTHER)
+    start_session(request, response, session, user)  # a fresh session and CSRF token: no session fixation
+    return response
 
 
 @router.post("/logout")
-def logout(request: Request, web: ModeratorPageDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, web: ModeratorPageDep, session: SessionDep, csrf_token: Annotated[str, Form()] = "") -> Response:
     _check_csrf(web, csrf_token)
-    end_session(request)
-    return RedirectResponse("/review/login", status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse("/review/login", status.HTTP_303_SEE_OTHER)
+    end_session(request, response, session)  # revoked on the server: a copy of the cookie signs nobody in
+    return response
 
 
 @router.get("", response_class=HTMLResponse)

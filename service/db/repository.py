@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.db.models import ApiKey, utcnow
 
 KEY_PREFIX = "sift_"
-SCOPES = frozenset({"classify", "review", "admin"})
+SCOPES = frozenset({"classify", "review", "metrics", "admin"})
 
 
 class ApiKeyError(ValueError):

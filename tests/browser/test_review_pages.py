@@ -161,7 +161,6 @@ def test_a_tampered_session_cookie_is_signed_out(server, browser) -> None:  # ty
     sign_in(page, base)
     cookie = _session_cookie(page)
     assert cookie is not None
-    payload, stamp, signature = cookie["value"].split(".")
-    page.context.add_cookies([{**cookie, "value": f"{payload}.{stamp}.{signature[::-1]}"}])
+    page.context.add_cookies([{**cookie, "value": cookie["value"][::-1]}])  # a session id the server never gave
     page.goto(f"{base}/review")
     assert page.url == f"{base}/review/login" and "Review queue" not in page.content()
