@@ -24,7 +24,9 @@ def healthz() -> HealthPublic:
 
 
 @router.get("/readyz", response_model=ReadyPublic, response_model_exclude_none=True,
-            responses={503: {"model": ReadyPublic, "description": "down: cannot answer"}})
+            responses={503: {"model": ReadyPublic, "description": "down: cannot answer"}},
+            # A key is optional: anyone gets the status, an admin key (or loopback) the components too.
+            openapi_extra={"security": [{}]})
 def readyz(request: Request, response: Response, details: DetailsDep) -> ReadyPublic:
     state = request.app.state
     components = {name: ComponentPublic(ok=c.ok, detail=c.detail) for name, c in state.components.items()}
