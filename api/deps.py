@@ -22,6 +22,7 @@ from service.comments import HistoryScope
 from service.db.models import ApiKey
 from service.db.offences import history_scope
 from service.db.repository import find_api_key
+from service.keys import KnownKeys
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -90,7 +91,7 @@ def _require_scope(scope: str | None):  # type: ignore[no-untyped-def]
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required: send it as X-API-Key "
                                 "or Authorization: Bearer (create one with `sift keys create`)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        key = await run_in_threadpool(_lookup_key, request.app.state.session_factory, plain)  # the database, off the loop
+        key = await run_in_threadpool(_lookup_key, request, plain)  # the database, off the loop
         if key is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked",
                                 headers={"WWW-Authenticate": "Bearer"})
@@ -101,9 +102,10 @@ def _require_scope(scope: str | None):  # type: ignore[no-untyped-def]
     return check
 
 
-def _lookup_key(session_factory, plain: str) -> ApiKey | None:  # type: ignore[no-untyped-def]
-    with session_factory() as session:
-        return find_api_key(session, plain)
+def _lookup_key(request: Request, plain: str) -> ApiKey | None:
+    """The key, checked in the database; through an outage, a key seen valid recently (service.keys)."""
+    known: KnownKeys = request.app.state.known_keys
+    return known.lookup(request.app.state.session_factory, plain)
 
 
 async def classify_caller(request: Request, key: Annotated[ApiKey | None, Depends(_require_scope("classify"))]) -> ApiKey | None:
@@ -136,7 +138,7 @@ async def sees_details(request: Request, settings: SettingsDep,
     if plain is None:
         return False
     try:
-        key = await run_in_threadpool(_lookup_key, request.app.state.session_factory, plain)
+        key = await run_in_threadpool(_lookup_key, request, plain)
     except Exception:  # noqa: BLE001 - the database is down: the key cannot be checked, so no details
         return False
     return key is not None and "admin" in key.scopes.split(",")

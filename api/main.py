@@ -28,6 +28,7 @@ from model.policy.config import load_policy
 from model.policy.engine import PolicyEngine
 from service.db.migrate import upgrade
 from service.db.session import checkpoint, make_engine, make_session_factory, reopen
+from service.keys import KnownKeys
 from service.logs import install as redact_logs
 from service.outbox import Outbox
 from service.settings import Settings, get_settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(cfg.effective_database_url)
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.author_secret = cfg.author_secret()
+        app.state.known_keys = KnownKeys()  # API keys seen valid, for a database outage (service.keys)
         app.state.rate_limits = RateLimits.from_settings(cfg, app.state.session_factory, app.state.author_secret)
         policy = DecisionPolicy(review_bands=dict.fromkeys(TARGETS, (cfg.review_band_low, cfg.review_band_high)),
                                 band_overrides=dict(cfg.review_bands))

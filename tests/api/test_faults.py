@@ -223,3 +223,28 @@ def test_sigterm_under_load_finishes_or_answers_503_and_resets_nobody(tmp_path: 
     assert set(row.callers) <= {"200 committed", "200 pending", "503 json", "refused"}, row.line()
     assert row.callers["200 committed"] + row.callers["200 pending"] > 0
     assert row.lost == 0 and row.stored + row.pending == row.answered
+
+
+def test_with_keys_required_a_known_key_still_classifies_through_an_outage(tmp_path: Path) -> None:
+    """Before: with keys required, a database outage made /classify a 503 (the key could not be checked).
+    A key seen valid in the last minutes is accepted from memory; its comment goes to the outbox."""
+    with TestClient(create_app(make_settings(tmp_path, require_api_key=True))) as client:
+        with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+            _, known = create_api_key(session, "crm", ["classify"])
+            _, unseen = create_api_key(session, "other", ["classify"])
+        assert client.post("/classify", json=COMPLAINT, headers={"X-API-Key": known}).json()["stored"] == "committed"
+        down = {"on": True}
+
+        def fail(*_args: object) -> None:
+            if down["on"]:
+                raise exc.OperationalError("SELECT", None, sqlite3.OperationalError("unable to open database file"))
+
+        event.listen(client.app.state.engine, "before_cursor_execute", fail)  # type: ignore[attr-defined]
+        try:
+            during = client.post("/classify", json=COMPLAINT, headers={"X-API-Key": known})
+            stranger = client.post("/classify", json=COMPLAINT, headers={"X-API-Key": unseen})
+        finally:
+            down["on"] = False
+        assert during.status_code == 200 and during.json()["stored"] == "pending"
+        assert stranger.status_code == 503 and stranger.headers["retry-after"].isdigit()
+        assert _eventually(lambda: _count(client) == 2)
