@@ -21,7 +21,6 @@ from model.policy.engine import PolicyEngine
 from service.comments import HistoryScope
 from service.db.models import ApiKey
 from service.db.offences import history_scope
-from service.db.repository import find_api_key
 from service.keys import KnownKeys
 from service.settings import Settings
 
@@ -84,22 +83,20 @@ def _require_scope(scope: str | None):  # type: ignore[no-untyped-def]
     async def check(request: Request, settings: SettingsDep,
                     header_key: Annotated[str | None, Security(_api_key_header)] = None,
                     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> ApiKey | None:
-        plain = header_key or (bearer.credentials if bearer else None)
+        plain = _sent_key(header_key, bearer)
         if plain is None:
             if not settings.api_key_required:
                 return None  # local default: bound to loopback, keys not required (announced at start-up)
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required: send it as X-API-Key "
                                 "or Authorization: Bearer (create one with `sift keys create`)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        key = await run_in_threadpool(_lookup_key, request, plain)  # the database, off the loop
-        if key is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if scope is not None and scope not in key.scopes.split(",") and "admin" not in key.scopes.split(","):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the {scope!r} scope")
-        return key
+        return _checked_key(await run_in_threadpool(_lookup_key, request, plain), scope)  # the database, off the loop
 
     return check
+
+
+def _sent_key(header_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
+    return header_key or (bearer.credentials if bearer else None)
 
 
 def _lookup_key(request: Request, plain: str) -> ApiKey | None:
@@ -108,11 +105,27 @@ def _lookup_key(request: Request, plain: str) -> ApiKey | None:
     return known.lookup(request.app.state.session_factory, plain)
 
 
+def _checked_key(key: ApiKey | None, scope: str | None) -> ApiKey:
+    """``key`` if it is valid and has ``scope`` (or admin; ``None``: any valid key), else the 401 or 403."""
+    if key is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked",
+                            headers={"WWW-Authenticate": "Bearer"})
+    scopes = key.scopes.split(",")
+    if scope is not None and scope not in scopes and "admin" not in scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the {scope!r} scope")
+    return key
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, as the per-address limits count it: the peer, or what a trusted proxy said in
+    X-Forwarded-For (uvicorn's proxy headers, trusted from SIFT_FORWARDED_ALLOW_IPS only)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def classify_caller(request: Request, key: Annotated[ApiKey | None, Depends(_require_scope("classify"))]) -> ApiKey | None:
     """The classify scope, then the request limits per client address and per key (429 with Retry-After)."""
     limits = request.app.state.rate_limits
-    address = request.client.host if request.client else "unknown"
-    check = partial(limits.classify, key.id if key is not None else None, address)
+    check = partial(limits.classify, key.id if key is not None else None, client_address(request))
     refused = check() if limits.requests_in_memory else await run_in_threadpool(check)  # Redis: off the loop
     if refused is not None:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, refused.message(),
@@ -134,7 +147,7 @@ async def sees_details(request: Request, settings: SettingsDep,
     key, or with one while the database is down, still gets the public answer."""
     if not settings.api_key_required:
         return True
-    plain = header_key or (bearer.credentials if bearer else None)
+    plain = _sent_key(header_key, bearer)
     if plain is None:
         return False
     try:
@@ -166,20 +179,14 @@ def require_moderator_page(web: WebSessionDep) -> WebSession:
 ModeratorPageDep = Annotated[WebSession, Depends(require_moderator_page)]
 
 
-def require_reviewer(request: Request, session: SessionDep, web: WebSessionDep,
+def require_reviewer(request: Request, web: WebSessionDep,
                      header_key: Annotated[str | None, Security(_api_key_header)] = None,
                      bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> str:
     """For the review JSON API: an API key with the review scope, or a signed-in moderator (with the CSRF
     header on anything that changes state). Required even on loopback: the items hold personal data."""
-    plain = header_key or (bearer.credentials if bearer else None)
+    plain = _sent_key(header_key, bearer)
     if plain is not None:
-        key = find_api_key(session, plain)
-        if key is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is not valid or has been revoked")
-        scopes = key.scopes.split(",")
-        if "review" not in scopes and "admin" not in scopes:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "this API key lacks the 'review' scope")
-        return f"key:{key.name}"
+        return f"key:{_checked_key(_lookup_key(request, plain), 'review').name}"
     if web is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in as a moderator or send an API key with the review scope",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -41,6 +41,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     # rest get a 503); uvicorn's own time-out is the backstop past that.
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=cfg.log_level.lower(),
                 log_config=uvicorn_log_config(cfg.log_level),  # its handlers, the access log's too, redact
+                proxy_headers=bool(cfg.forwarded_allow_ips), forwarded_allow_ips=cfg.forwarded_allow_ips or None,
                 timeout_graceful_shutdown=int(cfg.shutdown_grace_seconds) + 5)
 
 

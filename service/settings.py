@@ -79,6 +79,10 @@ class Settings(BaseSettings):
                                                                          "get to finish before they are answered 503")
     # Sign-in, sessions and rate limits (api.ratelimit, service.sessions). A limit is the `limits` library's
     # notation ("5/15 minutes", "100 per second"); empty turns that limit off.
+    forwarded_allow_ips: str = Field("127.0.0.1,::1", description="proxies trusted to say the caller's address in "
+                                     "X-Forwarded-For (comma-separated addresses or networks); the per-address "
+                                     "limits count that address. Empty: trust none. '*' lets any caller choose "
+                                     "its own address: only behind a proxy that overwrites the header")
     redis_url: str = Field("", description="redis://host:port/db: rate limits shared by every worker and server; empty: "
                                            "sign-in limits in the database, request limits in each worker's memory")
     classify_key_limit: str = Field("3000/minute", description="requests to /classify and /classify/batch per API key")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from api import charts
 from api.auth import csrf_ok, end_session, start_session
-from api.deps import ModeratorPageDep, SessionDep, WebSessionDep
+from api.deps import ModeratorPageDep, SessionDep, WebSessionDep, client_address
 from api.ratelimit import RateLimits
 from model.labels import CHANNELS, FLAGS, LABELS, PRIORITY_RANK
 from model.policy.config import ACTIONS
@@ -57,7 +57,7 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form(m
     # Counted before the password is checked: a refused attempt is told so, right password or not, and costs
     # no hashing. Per username (the lockout) and per address (spraying across usernames).
     limits: RateLimits = request.app.state.rate_limits
-    refused = limits.signin_attempt(username, request.client.host if request.client else "unknown")
+    refused = limits.signin_attempt(username, client_address(request))
     if refused is not None:
         minutes = max(1, round(refused.retry_after / 60))
         message = f"Too many sign-in attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
