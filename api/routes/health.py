@@ -8,6 +8,9 @@ not required.
 from __future__ import annotations
 
 import os
+import threading
+import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
@@ -16,6 +19,24 @@ from api.schemas import ComponentPublic, HealthPublic, ReadyPublic
 from service.db.session import probe_write
 
 router = APIRouter(tags=["health"])
+
+
+# How long one write probe's answer stands. Each probe takes SQLite's write lock for a moment; without this,
+# a load balancer polling often (or anyone: /readyz needs no key) would compete with the writer for it.
+PROBE_SECONDS = 2.0
+_probing = threading.Lock()
+
+
+def _write_probe(state: Any) -> str | None:
+    """:func:`probe_write`'s answer, at most ``PROBE_SECONDS`` old and probed again as soon as the store's own
+    state changes (the outbox drains, a write fails); one probe at a time."""
+    seen = (state.store.pending, state.store.fault)
+    with _probing:
+        last: tuple[float, object, str | None] | None = getattr(state, "write_probe", None)
+        if last is None or last[1] != seen or time.monotonic() - last[0] >= PROBE_SECONDS:
+            last = (time.monotonic(), seen, probe_write(state.engine))
+            state.write_probe = last
+        return last[2]
 
 
 @router.get("/healthz", response_model=HealthPublic)
@@ -31,7 +52,7 @@ def readyz(request: Request, response: Response, details: DetailsDep) -> ReadyPu
     state = request.app.state
     components = {name: ComponentPublic(ok=c.ok, detail=c.detail) for name, c in state.components.items()}
     store = state.store
-    fault = probe_write(state.engine)  # bounded: SQLite's lock is waited for at most a second
+    fault = _write_probe(state)  # bounded: SQLite's lock is waited for at most a second, at most every PROBE_SECONDS
     pending = store.pending
     if fault is None and pending == 0:
         components["database"] = ComponentPublic(ok=True, detail=f"{state.engine.dialect.name} takes writes")
