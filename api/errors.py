@@ -32,6 +32,8 @@ ERRORS: dict[int, dict[str, Any]] = {
     413: {"model": ErrorPublic, "description": "the body is too large"},
     422: {"model": ErrorPublic, "description": "invalid input: the details name each field (or parameter) and what to fix"},
     429: {"model": ErrorPublic, "description": "too many requests: wait as Retry-After says", "headers": _RETRY_AFTER},
+    500: {"model": ErrorPublic, "description": "a fault in sift (e.g. the database refused a statement): logged without "
+                                               "the request's contents; please report it"},
     503: {"model": ErrorPublic, "description": "the database is unavailable (and, for a comment, the local outbox could not "
                                                "keep it) or the service is shutting down: try again after Retry-After",
           "headers": _RETRY_AFTER},

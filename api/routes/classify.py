@@ -21,7 +21,7 @@ from service.comments import Submission, decide, rows
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
-ERRORS = responses(401, 403, 413, 422, 429, 503)
+ERRORS = responses(401, 403, 413, 422, 429, 500, 503)
 
 
 async def _classify(items: list[Submission], request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep,

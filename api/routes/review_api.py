@@ -16,7 +16,7 @@ from service.db.models import ClassificationRecord, ReviewItem
 from service.db.review import MAX_AGE_HOURS, QueueFilter, claim, claim_next, decide, list_items, pull
 
 router = APIRouter(prefix="/review", tags=["review"])
-ERRORS = responses(401, 403, 404, 409, 413, 422, 429, 503)
+ERRORS = responses(401, 403, 404, 409, 413, 422, 429, 500, 503)
 Target = Literal["query", "complaint", "compliment", "negative", "abusive", "pii", "spam", "staff_named"]
 
 

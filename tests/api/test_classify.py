@@ -138,7 +138,25 @@ def test_healthz_and_readyz_say_what_is_degraded(client: TestClient) -> None:
 def test_openapi_documents_the_error_answers(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     responses = spec["paths"]["/classify"]["post"]["responses"]
-    assert {"200", "401", "422"} <= set(responses)
+    assert {"200", "401", "403", "413", "422", "429", "500", "503"} <= set(responses)
+    assert "Retry-After" in responses["503"]["headers"] and "Retry-After" in responses["429"]["headers"]
+
+
+def test_a_statement_the_database_refuses_is_a_documented_json_500_without_its_values(client: TestClient) -> None:
+    import sqlite3
+
+    from sqlalchemy import event, exc
+
+    def refuse(*_args: object) -> None:
+        raise exc.IntegrityError("INSERT", {"text": "secret words"}, sqlite3.IntegrityError("NOT NULL constraint failed"))
+
+    event.listen(client.app.state.engine, "before_cursor_execute", refuse)  # type: ignore[attr-defined]
+    try:
+        answer = client.post("/classify", json={"text": "secret words"})
+    finally:
+        event.remove(client.app.state.engine, "before_cursor_execute", refuse)  # type: ignore[attr-defined]
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/json"
+    assert "bug in sift" in answer.json()["error"] and "secret" not in answer.text
 
 
 def test_when_keys_are_required_then_calls_without_a_valid_key_are_refused(tmp_path: Path) -> None:
