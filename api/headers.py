@@ -1,10 +1,15 @@
-"""Security headers on every response: no sniffing, no referrer, never framed, forms post only here.
+"""Security headers on every response: no sniffing, no referrer, never framed, forms post only here, and
+a Content-Security-Policy under which only the page's own scripts run.
 
-The review pages' own inline scripts (keyboard shortcuts) still run: a script-src with per-request
-nonces is the next step (issue 12), not taken here.
+Each response gets a fresh nonce (``request.state.csp_nonce``); the review pages' templates put it on
+their ``<script>`` elements, so those run and anything injected into a page (a comment's text is shown
+there) does not: no other script, no inline event handler, no ``javascript:`` URL, no plugin, no
+fetching from elsewhere. Styles may be inline (the pages use style attributes); they cannot run code.
 """
 
 from __future__ import annotations
+
+import secrets
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,8 +18,13 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
-    (b"content-security-policy", b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"),
 )
+CSP = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+def content_security_policy(nonce: str) -> bytes:
+    return CSP.format(nonce=nonce).encode()
 
 
 class SecurityHeaders:
@@ -28,10 +38,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce  # request.state.csp_nonce, for the templates
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in SECURITY_HEADERS if h[0] not in present)]
+                ours = (*SECURITY_HEADERS, (b"content-security-policy", content_security_policy(nonce)))
+                message["headers"] = [*message.get("headers", []), *(h for h in ours if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, with_headers)

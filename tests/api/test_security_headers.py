@@ -6,6 +6,7 @@ Issue 12: the review pages sent no CSP, frame-ancestors, nosniff or Referrer-Pol
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -64,3 +65,28 @@ def assert_security_headers(response: Response) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     csp = response.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp and "base-uri 'none'" in csp
+
+
+
+def test_only_the_pages_own_scripts_may_run(tmp_path: Path) -> None:
+    """The review pages show comments people wrote: under the policy only scripts carrying this response's
+    nonce run, so a script smuggled into a comment (or an inline handler) does not."""
+    import re
+
+    from service.users import create_user
+
+    with TestClient(create_app(make_settings(tmp_path, model_poll_seconds=0))) as client:
+        with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+            create_user(session, "maria", "a long enough pass phrase")
+            session.commit()
+        client.post("/classify", json={"text": "<script>alert(1)</script> those clowns, the gutters are still blocked"})
+        assert client.post("/review/login", data={"username": "maria", "password": "a long enough pass phrase"},
+                           follow_redirects=False).status_code == 303
+        page = client.get("/review")
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+        nonce = re.search(r"script-src 'nonce-([^']+)'", csp)
+        assert nonce is not None
+        assert re.findall(r"<script nonce=\"([^\"]+)\">", page.text) == [nonce.group(1)]  # the page's own script only
+        again = re.search(r"'nonce-([^']+)'", client.get("/review").headers["content-security-policy"])
+        assert again is not None and again.group(1) != nonce.group(1)  # a fresh nonce for every response
