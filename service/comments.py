@@ -249,6 +249,16 @@ def rows(decided: Sequence[Decided], *, origin: Origin = "uncertain") -> Rows:
 _TABLES = {model.__tablename__: model for model in (ClassificationRecord, AuthorOffence, ReviewItem)}
 
 
+def drop_records(rows: Rows, ids: set[str]) -> Rows:
+    """``rows`` less the classification records whose id is in ``ids``, with the offences and review items
+    that belong to them (``rows`` itself when there is nothing to drop)."""
+    if not ids:
+        return rows
+    return {table: [r for r in table_rows
+                    if (r["id"] if table == ClassificationRecord.__tablename__ else r["classification_id"]) not in ids]
+            for table, table_rows in rows.items()}
+
+
 def insert_rows(session: Session, rows: Rows, *, skip_existing: bool = False) -> list[str]:
     """Insert ``rows`` (from :func:`rows`) and return the record ids; the caller commits. With
     ``skip_existing`` a record already stored is left alone with its offences and review item (they were
@@ -259,11 +269,8 @@ def insert_rows(session: Session, rows: Rows, *, skip_existing: bool = False) ->
     records = rows.get(ClassificationRecord.__tablename__, [])
     ids = [r["id"] for r in records]
     if skip_existing and ids:
-        stored = set(session.scalars(select(ClassificationRecord.id).where(ClassificationRecord.id.in_(ids))))
-        if stored:
-            rows = {table: [r for r in table_rows if (r["id"] if table == ClassificationRecord.__tablename__
-                                                       else r["classification_id"]) not in stored]
-                    for table, table_rows in rows.items()}
+        rows = drop_records(rows, set(session.scalars(select(ClassificationRecord.id)
+                                                      .where(ClassificationRecord.id.in_(ids)))))
     for table in (ClassificationRecord.__tablename__, AuthorOffence.__tablename__, ReviewItem.__tablename__):
         if rows.get(table):
             session.execute(insert(_TABLES[table]), rows[table])

@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import get_args
@@ -36,7 +37,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from model.labels import Channel
-from service.comments import Rows, author_hash
+from service.comments import Rows, author_hash, drop_records
 from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem
 
 CHANNELS = get_args(Channel)
@@ -95,39 +96,47 @@ def erase_author(session: Session, secret: bytes, *, channel: str, author_id: st
     notes = (AuditEntry.classification_id.in_(records) | AuditEntry.item_id.in_(items)) & AuditEntry.note.is_not(None)
     sqlite = session.get_bind().dialect.name == "sqlite"
     try:
-        if sqlite:  # this connection overwrites what it deletes (some builds do by default, others not)
-            was = session.scalar(text("PRAGMA secure_delete"))
-            session.execute(text("PRAGMA secure_delete=ON"))
-        counted = Erasure(
-            subject=subject(hashed),
-            classifications=_count(session, select(func.count()).where(ClassificationRecord.author_hash == hashed)),
-            texts=_count(session, select(func.count()).where(ClassificationRecord.author_hash == hashed,
-                                                             ClassificationRecord.text.is_not(None)
-                                                             | ClassificationRecord.redacted_text.is_not(None))),
-            review_items=_count(session, select(func.count()).select_from(ReviewItem).where(ReviewItem.id.in_(items))),
-            offences=_count(session, select(func.count()).select_from(AuthorOffence).where(offences)),
-            audit_notes=_count(session, select(func.count()).select_from(AuditEntry).where(notes)),
-            dry_run=dry_run)
+        was = _secure_delete_on(session) if sqlite else None
+        try:
+            counted = Erasure(
+                subject=subject(hashed),
+                classifications=_count(session, select(func.count()).where(ClassificationRecord.author_hash == hashed)),
+                texts=_count(session, select(func.count()).where(ClassificationRecord.author_hash == hashed,
+                                                                 ClassificationRecord.text.is_not(None)
+                                                                 | ClassificationRecord.redacted_text.is_not(None))),
+                review_items=_count(session, select(func.count()).select_from(ReviewItem).where(ReviewItem.id.in_(items))),
+                offences=_count(session, select(func.count()).select_from(AuthorOffence).where(offences)),
+                audit_notes=_count(session, select(func.count()).select_from(AuditEntry).where(notes)),
+                dry_run=dry_run)
+            audit_id = None
+            if not dry_run:
+                # Children first: the review items and notes are found through the records.
+                session.execute(update(AuditEntry).where(notes).values(note=None),
+                                execution_options={"synchronize_session": False})
+                session.execute(delete(ReviewItem).where(ReviewItem.id.in_(items)),
+                                execution_options={"synchronize_session": False})
+                session.execute(delete(AuthorOffence).where(offences), execution_options={"synchronize_session": False})
+                session.execute(delete(ClassificationRecord).where(ClassificationRecord.author_hash == hashed),
+                                execution_options={"synchronize_session": False})
+                entry = AuditEntry(actor=actor.strip()[:100], event="erasure",
+                                   decided={"subject": counted.subject, **counted.counts(), "channel": channel})
+                session.add(entry)
+                session.flush()
+                audit_id = entry.id
+        finally:
+            # Put the pooled connection back as it was, in a dry run and on an error too. Inside the transaction,
+            # so on the very connection it was set on (the deleted cells were overwritten as they were deleted).
+            if was is not None:
+                _restore_secure_delete(session, was)
         if dry_run:
             session.rollback()
             return counted
-        # Children first: the review items and notes are found through the records.
-        session.execute(update(AuditEntry).where(notes).values(note=None), execution_options={"synchronize_session": False})
-        session.execute(delete(ReviewItem).where(ReviewItem.id.in_(items)), execution_options={"synchronize_session": False})
-        session.execute(delete(AuthorOffence).where(offences), execution_options={"synchronize_session": False})
-        session.execute(delete(ClassificationRecord).where(ClassificationRecord.author_hash == hashed),
-                        execution_options={"synchronize_session": False})
-        entry = AuditEntry(actor=actor.strip()[:100], event="erasure", decided={"subject": counted.subject, **counted.counts(),
-                                                                                "channel": channel})
-        session.add(entry)
-        session.flush()
-        audit_id = entry.id
         session.commit()
     except BaseException:
         session.rollback()
         raise
     if sqlite:
-        _truncate_wal(session, int(was or 0))
+        _truncate_wal(session)
     return Erasure(**{**asdict(counted), "audit_id": audit_id})
 
 
@@ -148,12 +157,7 @@ def without_erased(rows: Rows, erased: dict[str, datetime]) -> tuple[Rows, int]:
     dropped = {r["id"] for r in rows.get(ClassificationRecord.__tablename__, [])
                if r.get("author_hash") and (when := erased.get(subject(r["author_hash"]))) is not None
                and _utc(r["created_at"]) <= _utc(when)}
-    if not dropped:
-        return rows, 0
-    kept = {table: [r for r in table_rows if (r["id"] if table == ClassificationRecord.__tablename__
-                                               else r["classification_id"]) not in dropped]
-            for table, table_rows in rows.items()}
-    return kept, len(dropped)
+    return drop_records(rows, dropped), len(dropped)
 
 
 def _utc(when: datetime) -> datetime:
@@ -164,9 +168,25 @@ def _count(session: Session, query: object) -> int:
     return int(session.scalar(query) or 0)  # type: ignore[call-overload]
 
 
-def _truncate_wal(session: Session, secure_delete: int) -> None:
+def _secure_delete_on(session: Session) -> int:
+    """SQLite: make this connection overwrite what it deletes (some builds do by default, others not); returns
+    the setting it had."""
+    was = int(session.scalar(text("PRAGMA secure_delete")) or 0)
+    session.execute(text("PRAGMA secure_delete=ON"))
+    return was
+
+
+def _restore_secure_delete(session: Session, was: int) -> None:
+    failing = sys.exc_info()[1] is not None
+    try:
+        session.execute(text(f"PRAGMA secure_delete={was:d}"))
+    except Exception:
+        if not failing:  # else the error already on its way out is the one to see (the connection is likely gone)
+            raise
+
+
+def _truncate_wal(session: Session) -> None:
     """SQLite: copy the overwritten pages into the database file and empty the WAL, where the old pages,
     texts and all, would otherwise linger. Best effort: a reader holding the WAL open makes it a no-op."""
     session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    session.execute(text(f"PRAGMA secure_delete={secure_delete:d}"))  # the pooled connection goes back as it was
     session.commit()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -192,3 +192,36 @@ def test_comments_waiting_in_the_outbox_are_not_brought_back_after_their_author_
     with sessions() as session:
         assert _counts(session, author_hash(SECRET, "facebook", "fb-erased"))["records"] == 0
         assert _counts(session, author_hash(SECRET, "facebook", "fb-kept"))["records"] == 1
+
+
+@pytest.mark.parametrize("how", ["dry run", "error"])
+def test_the_pooled_connection_goes_back_without_secure_delete_after_a_dry_run_or_an_error(
+        tmp_path: Path, rules_only, how: str) -> None:  # type: ignore[no-untyped-def]
+    """Before: a dry run, or an erasure that failed, left ``PRAGMA secure_delete=ON`` on the pooled connection,
+    so every later delete through it (any request's) paid for overwriting pages."""
+    url = f"sqlite:///{tmp_path / 'sift.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA secure_delete=OFF"))
+    sessions = make_session_factory(engine)
+    _store(sessions, rules_only, [Submission(text=ABUSE, channel="youtube", author_id="yt-1")])
+    with sessions() as session:
+        connection = session.connection().connection.dbapi_connection
+    if how == "error":
+        def fail(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+            if statement.startswith("DELETE FROM classifications"):
+                raise RuntimeError("the disk went away")
+        event.listen(engine, "before_cursor_execute", fail)
+    with sessions() as session:
+        if how == "error":
+            with pytest.raises(RuntimeError, match="the disk went away"):
+                erase_author(session, SECRET, channel="youtube", author_id="yt-1", actor="dpo")
+        else:
+            assert erase_author(session, SECRET, channel="youtube", author_id="yt-1", actor="dpo", dry_run=True).dry_run
+        assert session.connection().connection.dbapi_connection is connection  # the pooled one, reused
+        assert session.scalar(text("PRAGMA secure_delete")) == 0
+    if how == "error":
+        event.remove(engine, "before_cursor_execute", fail)
+    with sessions() as session:
+        assert _counts(session, author_hash(SECRET, "youtube", "yt-1"))["records"] == 1  # nothing was erased
+    engine.dispose()
