@@ -50,7 +50,31 @@ class DurableStore:
     def pending(self) -> int:
         return self.outbox.depth
 
+    @property
+    def rejected(self) -> int:
+        """Comments the database refused on their own when the outbox was written (see :class:`Outbox`)."""
+        return self.outbox.rejected
+
     async def save(self, rows: Rows) -> Stored:
+        """Store ``rows``; the answer is the real outcome even if the request is cancelled meanwhile.
+
+        Once begun, a save runs to its end: cancelling it (the shutdown's grace ending, see api.lifecycle)
+        would only stop the wait while the writer commits, or the outbox keeps, the rows anyway, and a caller
+        told "try again" would have them stored twice (an offence counted twice). So the first cancellation
+        is absorbed and the caller gets the outcome; a second one (a forced stop) goes through, the save
+        still finishing on its own."""
+        saving = asyncio.ensure_future(self._save(rows))
+        try:
+            return await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            if saving.cancelled():
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return await asyncio.shield(saving)
+
+    async def _save(self, rows: Rows) -> Stored:
         if self.outbox.depth == 0:
             try:
                 await self.writer.run(partial(insert_rows, rows=rows))
