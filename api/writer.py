@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from sqlalchemy import exc
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.db.session import is_unavailable
+from service.db.session import StorageFault, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,13 @@ class _Job(Generic[T]):
     future: asyncio.Future[T]
 
 
+def stopped() -> exc.OperationalError:
+    """The error for work handed to a writer that is stopping: the database's state as far as the caller is
+    concerned (nothing was written; the same rows go in later), so the store keeps them in the outbox."""
+    return exc.OperationalError("group writer", None, StorageFault("the service is shutting down"),
+                                hide_parameters=True)
+
+
 class GroupWriter:
     def __init__(self, session_factory: sessionmaker[Session], *, max_group: int = 64,
                  on_group: Callable[[int], None] | None = None):
@@ -42,20 +50,31 @@ class GroupWriter:
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()  # type: ignore[type-arg]
         self._task: asyncio.Task[None] | None = None
         self._on_group = on_group
+        self._stopping = False
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        """Write everything already handed over, then stop."""
+        """Write everything already handed over, then stop. Work handed over from now on is refused with
+        :func:`stopped` (an outage, to :func:`service.db.session.is_unavailable`: the store keeps its rows in
+        the outbox) instead of waiting for a writer that is gone."""
+        self._stopping = True
         if self._task:
             await self._queue.put(None)
             await self._task
             self._task = None
+        while not self._queue.empty():  # nothing is put after the sentinel, but no job may wait forever
+            job = self._queue.get_nowait()
+            if job is not None and not job.future.done():
+                job.future.set_exception(stopped())
 
     async def run(self, work: Work[T]) -> T:
         """Run ``work(session)`` inside a shared transaction and return its result once committed.
-        ``work`` must not commit; it may flush."""
+        ``work`` must not commit; it may flush. Once the writer is stopping, raises :func:`stopped`."""
+        if self._stopping or self._task is None:
+            raise stopped()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(work, future))
         return await future
