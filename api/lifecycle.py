@@ -9,7 +9,9 @@ connections. So the app takes SIGTERM first (:func:`install`, from the lifespan,
    closing the connection;
 2. after :data:`ACCEPT_SECONDS` (connections queued in the kernel are accepted and answered 503 meanwhile)
    and once nothing is in flight, or at the grace period's end, whatever has not started answering is
-   cut short with a 503, and uvicorn's own shutdown runs: the listener closes, the lifespan's shutdown
+   cut short with a 503 (except a request already storing its decision: that store is not abandoned, and
+   the caller gets its real answer, see :meth:`api.storage.DurableStore.save`; a 503 would have it sent,
+   and stored, twice), and uvicorn's own shutdown runs: the listener closes, the lifespan's shutdown
    flushes the group writer and the outbox and checkpoints the database.
 
 A second SIGTERM (or SIGINT) goes straight to uvicorn.
@@ -27,10 +29,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import RETRY_AFTER_SECONDS
+
 logger = logging.getLogger(__name__)
 
 ACCEPT_SECONDS = 0.5  # after SIGTERM, keep accepting this long so queued connections get a 503, not a reset
-RETRY_AFTER_SECONDS = 2
 _REFUSAL = json.dumps({"error": "the service is shutting down; try again after Retry-After seconds (another "
                                 "instance, or this one once restarted, will answer)", "details": []}).encode()
 
