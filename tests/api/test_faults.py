@@ -7,21 +7,26 @@ which prints the same figures as the fault table.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, exc, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, exc, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
+from api.storage import DurableStore
+from api.writer import GroupWriter
 from bench import faults
-from service.comments import Submission, classify, rows
+from service.comments import Rows, Submission, classify, rows
 from service.db.migrate import upgrade
 from service.db.models import ClassificationRecord
 from service.db.repository import create_api_key
@@ -248,3 +253,122 @@ def test_with_keys_required_a_known_key_still_classifies_through_an_outage(tmp_p
         assert during.status_code == 200 and during.json()["stored"] == "pending"
         assert stranger.status_code == 503 and stranger.headers["retry-after"].isdigit()
         assert _eventually(lambda: _count(client) == 2)
+
+
+# --- the store, the writer and the drain at shutdown, in process ------------------------------------------
+
+
+@pytest.fixture
+def store_parts(tmp_path: Path) -> Iterator[tuple[Engine, sessionmaker[Session], Rows]]:
+    from model.loader import build_pipeline
+    from model.policy.config import load_policy
+    from model.policy.engine import PolicyEngine
+    from model.shipped import POLICY_FILE, STAFF_ROSTER
+
+    url = f"sqlite:///{tmp_path / 'sift.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    pipeline, _ = build_pipeline(staff_roster=STAFF_ROSTER, model_dir=None)
+    decided = classify(pipeline, PolicyEngine(load_policy(POLICY_FILE)), [Submission(**COMPLAINT, author_id="fb-1")],
+                       secret=b"s")
+    yield engine, make_session_factory(engine), rows(decided)
+    engine.dispose()
+
+
+def _stored(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(ClassificationRecord)) or 0)
+
+
+def test_a_save_cancelled_once_it_began_gets_its_real_answer(
+        tmp_path: Path, store_parts: tuple[Engine, sessionmaker[Session], Rows]) -> None:
+    """Before: the shutdown's grace ending cancelled a request inside store.save; the writer committed anyway
+    but the caller got a 503 "try again", so its retry stored the comment (and counted the offence) twice."""
+    engine, sessions, kept = store_parts
+    begun, gate = threading.Event(), threading.Event()
+
+    def held(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("INSERT INTO classifications"):
+            begun.set()
+            gate.wait(30)
+
+    event.listen(engine, "before_cursor_execute", held)
+
+    async def run() -> str:
+        writer = GroupWriter(sessions)
+        writer.start()
+        store = DurableStore(writer, Outbox(tmp_path / "box"), sessions, engine)
+        store.start()
+        request = asyncio.create_task(store.save(kept))
+        assert await asyncio.to_thread(begun.wait, 30)
+        request.cancel()  # what Drain does to a request that has not started answering
+        await asyncio.sleep(0)
+        gate.set()
+        try:
+            return await request
+        finally:
+            await writer.stop()
+            await store.stop()
+
+    assert asyncio.run(run()) == "committed"
+    event.remove(engine, "before_cursor_execute", held)
+    assert _stored(sessions) == 1
+
+
+def test_a_save_after_the_writer_stopped_goes_to_the_outbox_and_is_stored_by_the_store_s_stop(
+        tmp_path: Path, store_parts: tuple[Engine, sessionmaker[Session], Rows]) -> None:
+    """Before: the lifespan stops the writer before the store; a save in between queued on a writer with no
+    consumer and waited forever (here: 30 s, then a TimeoutError)."""
+    engine, sessions, kept = store_parts
+
+    async def run() -> tuple[str, int]:
+        writer = GroupWriter(sessions)
+        writer.start()
+        store = DurableStore(writer, Outbox(tmp_path / "box"), sessions, engine)
+        store.start()
+        await writer.stop()  # the lifespan's order
+        answer = await asyncio.wait_for(store.save(kept), 30)
+        waiting = store.pending
+        await store.stop()
+        return answer, waiting
+
+    assert asyncio.run(run()) == ("pending", 1)
+    assert _stored(sessions) == 1  # answered, and stored by the store's last flush
+
+
+def test_a_short_write_to_the_outbox_during_an_outage_answers_503_not_pending(
+        client: TestClient, db_down: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: os.write's count was ignored; a disk filling up kept half a line and the caller was told
+    "pending", a comment then lost. Now the write is finished or refused: the documented 503 (NotStored)."""
+    import service.outbox
+
+    real_write = os.write
+
+    def filling_up(fd: int, data: bytes) -> int:
+        if len(data) <= 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, bytes(data[:len(data) // 2]))
+
+    monkeypatch.setattr(service.outbox.os, "write", filling_up)
+    db_down(True)
+    answer = client.post("/classify", json=COMPLAINT)
+    db_down(False)
+    monkeypatch.setattr(service.outbox.os, "write", real_write)
+    assert answer.status_code == 503 and answer.headers["retry-after"].isdigit(), answer.text
+    assert "outbox cannot be written" in answer.json()["details"][0]["message"]
+    assert client.app.state.store.pending == 0  # type: ignore[attr-defined]
+    pending = client.app.state.store.outbox.pending  # type: ignore[attr-defined]
+    assert not pending.exists() or pending.read_bytes() == b""  # no half line to replay later
+
+
+def test_the_drain_refusal_says_the_same_retry_after_as_the_other_503s() -> None:
+    from api.errors import RETRY_AFTER_SECONDS
+    from api.lifecycle import Drain, Draining
+
+    async def never(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("a draining server must not run the request")
+
+    drain = Drain()
+    drain.draining = True
+    answer = TestClient(Draining(never, drain)).get("/classify")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
