@@ -51,10 +51,12 @@ def suggest(session: Session, pipeline: Pipeline, policy: PolicyEngine, path: Pa
     vectors = TfidfVectorizer(min_df=1).fit_transform([submissions[i].text for i in pool]).toarray()
     chosen = [0]
     distance = 1 - vectors @ vectors[0]
+    distance[0] = -np.inf  # a chosen comment is never chosen again, even when the rest are all copies of it
     while len(chosen) < min(n, len(pool)):
         nxt = int(np.argmax(distance))
         chosen.append(nxt)
         distance = np.minimum(distance, 1 - vectors @ vectors[nxt])
+        distance[nxt] = -np.inf
     picked = [pool[k] for k in chosen]
     store(session, [decided[i] for i in picked], origin="suggested")
     session.commit()
