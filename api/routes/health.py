@@ -60,6 +60,10 @@ def readyz(request: Request, response: Response, details: DetailsDep) -> ReadyPu
         why = fault or store.fault or "catching up"
         components["database"] = ComponentPublic(
             ok=False, detail=f"{why}; answering, with {pending} comments kept in the outbox until the database takes them")
+    if store.rejected:
+        components["outbox_rejected"] = ComponentPublic(
+            ok=False, detail=f"{store.rejected} comments the database refused on their own are kept in "
+                             f"{store.outbox.folder / 'rejected.jsonl'} for a person to look at")
     outbox_ok = os.access(store.outbox.folder, os.W_OK)
     if not outbox_ok:
         components["outbox"] = ComponentPublic(ok=False, detail=f"the outbox folder {store.outbox.folder} cannot be written")

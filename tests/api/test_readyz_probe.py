@@ -27,3 +27,11 @@ def test_a_flood_of_readyz_calls_probes_the_database_once(tmp_path: Path, monkey
         monkeypatch.setattr(health, "PROBE_SECONDS", 0.0)
         client.get("/readyz")
         assert len(probes) == 2
+
+
+def test_comments_the_database_refused_make_readyz_degraded_and_say_where_they_are(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        client.app.state.store.outbox._rejected.comments = 2  # type: ignore[attr-defined]  # as a replay would leave it
+        ready = client.get("/readyz").json()
+    assert ready["status"] == "degraded"
+    assert "2 comments the database refused" in ready["components"]["outbox_rejected"]["detail"]
