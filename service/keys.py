@@ -27,6 +27,7 @@ from service.db.session import is_unavailable
 logger = logging.getLogger(__name__)
 
 GRACE_SECONDS = 15 * 60
+WARN_EVERY_SECONDS = 60  # during an outage every call would say the same: once a minute a key is enough
 
 
 class KnownKeys:
@@ -34,6 +35,7 @@ class KnownKeys:
         self.grace_seconds = grace_seconds
         self._clock = clock
         self._seen: dict[str, tuple[ApiKey, float]] = {}
+        self._warned: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def lookup(self, sessions: sessionmaker[Session], plain: str) -> ApiKey | None:
@@ -49,7 +51,13 @@ class KnownKeys:
                 seen = self._seen.get(digest)
             if seen is None or now - seen[1] > self.grace_seconds:
                 raise
-            logger.warning("the database is unavailable; accepting API key id %s, verified %.0f s ago", seen[0].id, now - seen[1])
+            with self._lock:
+                warn = now - self._warned.get(digest, -WARN_EVERY_SECONDS) >= WARN_EVERY_SECONDS
+                if warn:
+                    self._warned[digest] = now
+            if warn:
+                logger.warning("the database is unavailable; accepting API key id %s, verified %.0f s ago", seen[0].id,
+                               now - seen[1])
             return seen[0]
         with self._lock:
             if key is None:

@@ -27,13 +27,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)([?&](?:key|api_key|apikey|access_token|token|password|secret)=)[^&\s\"']*"), r"\1[hidden]"),
     (re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_\-]{8,}"), KEY_PREFIX + "[hidden]"),
     (re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"), "[EMAIL]"),
-    (re.compile(r"(?<![\w.])(?:\+44\s?|0)7(?:[\s\-]?\d){9}(?!\d)"), "[PHONE]"),
+    (re.compile(r"(?<![\w.])(?:\+44\s?(?:\(0\)\s?)?|0)[1-37](?:[\s\-]?\d){8,9}(?!\d)"), "[PHONE]"),
 )
 
 
 def redact(text: str) -> str:
-    """``text`` with statement parameters, API keys, query-string secrets, emails and UK mobile numbers hidden.
+    """``text`` with statement parameters, API keys, query-string secrets, emails and UK phone numbers hidden.
 
+    >>> redact("landline 020 7946 0958, mobile +44 7700 900123")
+    'landline [PHONE], mobile [PHONE]'
     >>> redact("GET /v1alpha1/comments:analyze?key=sift_abcdefghijkl HTTP/1.1")
     'GET /v1alpha1/comments:analyze?key=[hidden] HTTP/1.1'
     >>> redact("call 07700 900123 or mail a.b@example.org")
