@@ -79,14 +79,17 @@ def session() -> Session:
     return make_session_factory(make_engine(url))()  # type: ignore[no-any-return]
 
 
-def pipeline(cfg: Settings | None = None, *, model_dir: Path | None = None, staff_roster: Path | None = None) -> Pipeline:
-    """The pipeline the service runs (the configured model and rules); says on stderr what did not load."""
+def pipeline(cfg: Settings | None = None, *, model_dir: Path | None = None, staff_roster: Path | None = None,
+             offline: bool = False) -> Pipeline:
+    """The pipeline the service runs (the configured model and rules); says on stderr what did not load.
+    ``offline`` (evaluation): no rules time budget, so figures never depend on how busy the machine is."""
     from model.loader import build_pipeline
 
     cfg = cfg or settings()
     built, components = build_pipeline(rules_dir=cfg.rules_dir, staff_roster=staff_roster or cfg.staff_roster,
                                        org_file=cfg.org_file, model_dir=model_dir or cfg.effective_model_dir,
-                                       threads=cfg.model_threads or None, rules_budget=cfg.rules_budget)
+                                       threads=cfg.model_threads or None,
+                                       rules_budget=None if offline else cfg.rules_budget)
     for name, component in components.items():
         if not component.ok:
             typer.echo(f"note: {name}: {component.detail}", err=True)

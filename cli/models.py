@@ -78,7 +78,7 @@ def evaluate(data: Annotated[Path | None, typer.Option(help="labelled JSONL (the
 
     cfg = settings()
     model_dir = model or cfg.effective_model_dir
-    built = pipeline(cfg, model_dir=model_dir, staff_roster=staff_roster)
+    built = pipeline(cfg, model_dir=model_dir, staff_roster=staff_roster, offline=True)
     name = f"sift {built.model_version}" if built.model_version else "sift (rules only)"
     target = out or cfg.data_dir / "reports" / f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     if data is None:
@@ -87,7 +87,7 @@ def evaluate(data: Annotated[Path | None, typer.Option(help="labelled JSONL (the
     rows = read_jsonl(data)
     y, m = gold(rows)
     main_result = run_pipeline(name, built, rows, y, m)
-    baselines = [run_pipeline("rules only", Pipeline(built.rules), rows, y, m)]
+    baselines = [run_pipeline("rules only", Pipeline(built.rules, rules_budget=None), rows, y, m)]
     profanity = run_profanity_check(rows, y, m)
     if profanity:
         baselines.append(profanity)
@@ -118,7 +118,7 @@ def _evaluate_sources(built: Pipeline, name: str, model_dir: Path, target: Path)
     # The sources the model was trained on, and those of the shipped release: every model is judged on both.
     sets, notes = _held_out(model_dir, _release(), [])
     summary, baselines = {}, {}
-    rules_only = Pipeline(built.rules, languages=built.languages)
+    rules_only = Pipeline(built.rules, languages=built.languages, rules_budget=None)
     for set_name, rows in sets.items():
         summary[set_name] = score_set(set_name, built, rows)
         baselines[set_name] = {"rules only": score_set(set_name, rules_only, rows)}
