@@ -53,7 +53,8 @@ def settings(**overrides: Any) -> Settings:
 
 
 # Library loggers kept at these levels whatever SIFT_LOG_LEVEL says (the test suite's log scan uses them too).
-LIBRARY_LEVELS = {"alembic": logging.WARNING}
+# traitlets: Jupyter's kernel client logs every message at DEBUG, a notebook's printed output included.
+LIBRARY_LEVELS = {"alembic": logging.WARNING, "traitlets": logging.WARNING}
 
 
 def quiet_libraries() -> None:
