@@ -4,16 +4,12 @@ into the outbox); an unknown key, a revoked one, or one not seen for longer than
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.migrate import upgrade
 from service.db.repository import create_api_key, revoke_api_key
-from service.db.session import make_engine, make_session_factory
 from service.keys import KnownKeys
 
 
@@ -25,15 +21,6 @@ class _Down:
     def _fail(self, *_args: object) -> None:
         if self.on:
             raise exc.OperationalError("SELECT", None, sqlite3.OperationalError("unable to open database file"))
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'sift.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def test_a_key_seen_valid_is_accepted_through_an_outage_within_the_grace(sessions: sessionmaker[Session]) -> None:

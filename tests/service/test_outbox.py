@@ -7,7 +7,6 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,7 @@ from model.policy.engine import PolicyEngine
 from model.shipped import POLICY_FILE, STAFF_ROSTER
 from service import outbox as outbox_module
 from service.comments import Rows, Submission, classify, drop_records, rows
-from service.db.migrate import upgrade
 from service.db.models import AuthorOffence, ClassificationRecord, ReviewItem
-from service.db.session import make_engine, make_session_factory
 from service.outbox import Outbox
 
 TEXTS = ["The boiler is broken again", "those clowns never came", "Thanks, the lift works"]
@@ -34,15 +31,6 @@ def decided_rows() -> list[Rows]:
     policy = PolicyEngine(load_policy(POLICY_FILE))
     return [rows(classify(pipeline, policy, [Submission(text=t, channel="facebook", author_id=f"fb-{i}")], secret=b"s"))
             for i, t in enumerate(TEXTS)]
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'sift.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _stored(sessions: sessionmaker[Session]) -> set[str]:
