@@ -56,6 +56,12 @@ class Submission(BaseModel):
     author_id: str | None = Field(None, max_length=200, description="the platform's id for the author (stored only as a keyed hash)")
     id: str | None = Field(None, max_length=200, description="your id for the comment, echoed back")
     posted_at: datetime | None = Field(None, description="when it was posted (ISO 8601 with a time zone)")
+    # Where the comment lives, for the moderator's page (the platform adapters fill these in).
+    url: str | None = Field(None, max_length=2000, pattern=r"^https?://", description="the comment's address on its "
+                            "platform (http or https), shown to moderators as a link")
+    parent_id: str | None = Field(None, max_length=200, description="the platform's id for the post it answers")
+    parent_text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="the text of the post it answers, "
+                                    "shown to moderators beside the comment (kept only while the comment is in review)")
 
     @field_validator("text")
     @classmethod
@@ -156,12 +162,12 @@ HistoryScope = Callable[[], AbstractContextManager[OffenceHistory]]
 
 
 @contextmanager
-def _no_history() -> Iterator[OffenceHistory]:
+def no_history() -> Iterator[OffenceHistory]:
     yield NoHistory()
 
 
 def decide(policy: PolicyEngine, submissions: Sequence[Submission], results: Sequence[Classification], *,
-           secret: bytes | None = None, history: HistoryScope = _no_history, now: datetime | None = None) -> list[Decided]:
+           secret: bytes | None = None, history: HistoryScope = no_history, now: datetime | None = None) -> list[Decided]:
     """Apply the policy to classified submissions. ``history`` opens the repeat-offender record for the
     duration (the database's, in the service); without a ``secret`` authors are not recognised."""
     received = now or datetime.now(UTC)
@@ -176,7 +182,7 @@ def decide(policy: PolicyEngine, submissions: Sequence[Submission], results: Seq
 
 
 def classify(pipeline: Pipeline, policy: PolicyEngine, submissions: Sequence[Submission], *, secret: bytes | None = None,
-             history: HistoryScope = _no_history, now: datetime | None = None) -> list[Decided]:
+             history: HistoryScope = no_history, now: datetime | None = None) -> list[Decided]:
     """The model and the rules, then the policy, for each submission."""
     results = pipeline.classify_many([s.text for s in submissions]) if submissions else []
     return decide(policy, submissions, results, secret=secret, history=history, now=now)
@@ -196,7 +202,7 @@ def stored_changes(submission: Submission) -> list[str]:
     """What the stored copy of a submission will differ in from what was sent (said in the answer, so a caller
     who sent a NUL knows the stored text is not byte for byte theirs)."""
     changes = []
-    for name in ("text", "id"):  # the author id is stored only as a keyed hash
+    for name in ("text", "id", "parent_id", "parent_text"):  # the author id is stored only as a keyed hash
         value = getattr(submission, name)
         count = value.count(_UNSTORABLE) if isinstance(value, str) else 0
         if count:
@@ -233,6 +239,8 @@ def rows(decided: Sequence[Decided], *, origin: Origin = "uncertain") -> Rows:
             "text": storable(submission.text) if queued else None,
             "redacted_text": storable(result.redacted_text) if queued else None,
             "policy": decision.to_dict(), "priority": decision.priority, "respond_by": due,
+            "url": submission.url, "parent_id": storable(submission.parent_id),
+            "parent_text": storable(submission.parent_text) if queued else None,
         })
         if decision.removal_reasons and item.author_hash:
             offences.extend({"id": str(uuid.uuid4()), "author_hash": item.author_hash, "classification_id": record_id,

@@ -84,6 +84,9 @@ class ClassificationRecord(Base):
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     priority: Mapped[str | None] = mapped_column(String(10), nullable=True)
     respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    url: Mapped[str | None] = mapped_column(String(2000), nullable=True)  # the comment on its platform
+    parent_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    parent_text: Mapped[str | None] = mapped_column(Text, nullable=True)  # kept, like text, only for review
 
 
 class AuthorOffence(Base):

@@ -196,8 +196,9 @@ def purge_expired(session: Session, retention_days: int, now: datetime | None = 
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     result = session.execute(update(ClassificationRecord).where(
         ClassificationRecord.created_at < cutoff, or_(ClassificationRecord.text.is_not(None),
-                                                      ClassificationRecord.redacted_text.is_not(None)))
-        .values(text=None, redacted_text=None))
+                                                      ClassificationRecord.redacted_text.is_not(None),
+                                                      ClassificationRecord.parent_text.is_not(None)))
+        .values(text=None, redacted_text=None, parent_text=None))
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -1,0 +1,67 @@
+"""Decide and store, for every door a comment comes in by over HTTP.
+
+``POST /classify``, the Perspective-compatible endpoint, Coral's external moderation and the platforms'
+webhooks all turn what they received into :class:`service.comments.Submission` items and call
+:meth:`Decider.run`: the model and the rules through the micro-batcher, the policy in a worker thread, the
+rows through the durable store. Each door then shapes the answer its caller's protocol expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.batcher import MicroBatcher
+from api.deps import AuthorSecretDep, BatcherDep, HistoryDep, MetricsDep, PolicyDep, StoreDep
+from api.metrics import Metrics
+from api.storage import DurableStore, Stored
+from model.policy.engine import PolicyEngine
+from service.comments import Decided, HistoryScope, Submission, decide, no_history, rows
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One comment decided, and whether its rows are in the database (``None``: not kept, as asked)."""
+
+    decided: Decided
+    stored: Stored | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decider:
+    batcher: MicroBatcher
+    store: DurableStore
+    policy: PolicyEngine
+    metrics: Metrics
+    secret: bytes
+    history: HistoryScope
+    model_expected: bool
+
+    async def run(self, items: Sequence[Submission], *, keep: bool = True) -> list[Outcome]:
+        """Classify, decide and (unless ``keep`` is false) store ``items``, in order.
+
+        None of it blocks the event loop: concurrent requests share one model call and one commit. A request
+        is answered once its rows are committed, or, when the database cannot take them, kept in the durable
+        outbox (``stored="pending"``). With ``keep=False`` nothing about the comments is written anywhere:
+        not the text, not its hash, not a removal against the author (Perspective's ``doNotStore``)."""
+        results = await self.batcher.classify([item.text for item in items])
+        self.metrics.observe(results, model_expected=self.model_expected)
+        decided = await run_in_threadpool(partial(decide, self.policy, items, results, secret=self.secret,
+                                                  history=self.history if keep else no_history))
+        if not keep:
+            return [Outcome(d, None) for d in decided]
+        stored = await self.store.save(rows(decided))
+        return [Outcome(d, stored) for d in decided]
+
+
+async def get_decider(request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep, metrics: MetricsDep,
+                      secret: AuthorSecretDep, history: HistoryDep) -> Decider:
+    return Decider(batcher, store, policy, metrics, secret, history, request.app.state.model_expected)
+
+
+DeciderDep = Annotated[Decider, Depends(get_decider)]
