@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.classifier import MODEL_META_FILE
@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     signin_ip_limit: str = Field("20/15 minutes", description="sign-in attempts per client address, whatever the username")
     session_idle_minutes: int = Field(60, ge=1, le=24 * 60, description="a moderator's session ends after this long unused")
     session_max_hours: int = Field(12, ge=1, le=24 * 30, description="a moderator's session ends this long after sign-in")
+    # The platforms' webhooks (api.routes.webhooks). Each platform's endpoint answers 404, naming its setting,
+    # until its secret is set: an unsigned delivery cannot be told from anyone's.
+    meta_app_secret: SecretStr = Field(SecretStr(""), description="the Meta app's App Secret (App Dashboard, Settings, "
+                                       "Basic): checks X-Hub-Signature-256 on /webhooks/meta")
+    meta_verify_token: SecretStr = Field(SecretStr(""), description="the Verify Token typed into the App Dashboard's "
+                                         "Webhooks product: answers Meta's GET verification of /webhooks/meta")
+    x_consumer_secret: SecretStr = Field(SecretStr(""), description="the X app's API Key Secret (consumer secret): answers "
+                                         "the CRC and checks x-twitter-webhooks-signature on /webhooks/x")
+    youtube_poll_source: str = Field("", description="a file or an http(s) URL holding a commentThreads.list answer, "
+                                     "read every youtube_poll_seconds; empty: no polling")
+    youtube_poll_seconds: float = Field(300.0, ge=1, le=86_400, description="how often to read youtube_poll_source")
 
     @field_validator("review_bands")
     @classmethod
@@ -130,6 +141,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "redis+unix://")):
             raise ValueError("SIFT_REDIS_URL must start with redis://, rediss:// or redis+unix:// (empty: no Redis)")
         return value
+
+    @field_validator("youtube_poll_source")
+    @classmethod
+    def _poll_source(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")) and not Path(value).expanduser().is_file():
+            raise ValueError(f"SIFT_YOUTUBE_POLL_SOURCE is {value!r}: give an http(s) URL or an existing file "
+                             "(a commentThreads.list answer as JSON); empty turns polling off")
+        return str(Path(value).expanduser().absolute()) if value and not value.startswith(("http://", "https://")) else value
 
     @field_validator("log_level")
     @classmethod
