@@ -94,7 +94,7 @@ _TAG = re.compile(r"<[^>]+>")
 
 def plain_text(value: str) -> str:
     """HTML (YouTube's textDisplay in its default html format) as the words a reader sees."""
-    return html.unescape(_TAG.sub(" ", value.replace("<br>", "\n"))).strip()
+    return html.unescape(_TAG.sub("", re.sub(r"<br\s*/?>", "\n", value))).strip()
 
 
 def member(value: dict[str, Any], key: str) -> dict[str, Any]:

@@ -75,9 +75,9 @@ def parse(payload: Any) -> Parsed:
             field = change.get("field") if isinstance(change, dict) else None
             value = change.get("value") if isinstance(change, dict) else None
             if field not in FIELDS[kind] or not isinstance(value, dict):
-                parsed.problem(f"{here}.field", f"sift reads the {' and '.join(FIELDS[kind])} field{'s' if kind == 'instagram' else ''} "
-                               f"of an {kind} webhook, with an object as value; got field {field!r} (unsubscribe "
-                               "from fields sift does not read in the app dashboard)")
+                parsed.problem(f"{here}.field", f"sift reads the {' or '.join(FIELDS[kind])} field of {kind} webhooks, "
+                               f"with an object as value; got field {field!r} (unsubscribe from fields sift does not "
+                               "read in the app dashboard)")
             elif kind == "page":
                 _feed(parsed, here, string_id(entry.get("id")), value)
             else:
