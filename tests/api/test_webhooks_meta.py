@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from service.logs import redact
@@ -65,9 +66,9 @@ def test_page_feed_comments_are_decided_with_their_author_time_parent_and_link(t
     assert {item["record_id"] for item in receipt["items"]} == {r.id for r in stored}
 
 
-def test_a_replayed_delivery_decides_nothing_twice(tmp_path: Path) -> None:
+def test_a_replayed_delivery_decides_nothing_twice(tmp_path: Path, database_url: str) -> None:
     body = fixture("meta_page_feed.json")
-    with platform_client(tmp_path) as client:
+    with platform_client(tmp_path, database_url=database_url) as client:
         first = client.post("/webhooks/meta", content=body, headers=signed(body)).json()
         before = count(client, ClassificationRecord)
         again = client.post("/webhooks/meta", content=body, headers=signed(body))
@@ -77,6 +78,17 @@ def test_a_replayed_delivery_decides_nothing_twice(tmp_path: Path) -> None:
     assert (again.json()["decided"], again.json()["already_seen"]) == (0, 2)
     assert (before, after, events) == (2, 2, 2)
     assert {i["record_id"] for i in again.json()["items"]} == {i["record_id"] for i in first["items"]}
+
+
+def test_the_same_delivery_arriving_several_times_at_once_is_decided_once(tmp_path: Path, database_url: str) -> None:
+    body = fixture("meta_page_feed.json")
+    with platform_client(tmp_path, database_url=database_url) as client:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(lambda _: client.post("/webhooks/meta", content=body, headers=signed(body)), range(6)))
+        stored, events = count(client, ClassificationRecord), count(client, InboundEvent)
+    assert [a.status_code for a in answers] == [200] * 6
+    assert sum(a.json()["decided"] for a in answers) == 2 and sum(a.json()["already_seen"] for a in answers) == 10
+    assert (stored, events) == (2, 2)
 
 
 def test_an_edited_comment_is_decided_again_and_its_replay_is_not(tmp_path: Path) -> None:
