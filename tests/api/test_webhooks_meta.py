@@ -8,6 +8,7 @@ import hmac
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from service.logs import redact
 from tests.api.platforms import (
@@ -122,7 +123,7 @@ def test_instagram_comments_are_decided_with_the_media_or_comment_as_parent(tmp_
     assert all(r.url is None for r in stored.values())  # the notification carries no shortcode to link with
 
 
-BAD_SIGNATURES: list[dict[str, str | bytes]] = [
+BAD_SIGNATURES: list[dict[str, Any]] = [
     {"Content-Type": "application/json"},  # no signature
     {"X-Hub-Signature-256": "sha256=" + "0" * 64},  # a wrong one
     {"X-Hub-Signature-256": signed(b"{}")["X-Hub-Signature-256"]},  # another body's

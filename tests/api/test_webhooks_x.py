@@ -43,8 +43,8 @@ def test_mentions_replies_and_quotes_are_decided_and_the_accounts_own_posts_are_
     assert quote.parent_id == "1994000000000000060"
     # The extended tweet's full text was decided, not the truncated one: its end is in the stored hash.
     assert reply.text_sha256 == hashlib.sha256(
-        "@ExampleHomes Damp is back in the bedroom for the fourth time this year and the mould is spreading across the "
-        "ceiling. When is someone actually coming out?".encode()).hexdigest()
+        b"@ExampleHomes Damp is back in the bedroom for the fourth time this year and the mould is spreading across the "
+        b"ceiling. When is someone actually coming out?").hexdigest()
 
 
 def test_a_replayed_delivery_decides_nothing_twice(tmp_path: Path) -> None:

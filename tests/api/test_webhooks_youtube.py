@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.inbound import Ingested
 from api.youtube_poll import PollError, fetch, poll_once
 from service.db.repository import create_api_key
 from tests.api.platforms import ClassificationRecord, InboundEvent, count, fixture, kept, platform_client, records
@@ -69,6 +70,12 @@ def test_a_resource_that_is_not_comments_is_refused_and_kept(tmp_path: Path) -> 
     assert [(r.id, r.platform, r.body) for r in rows] == [(answer.json()["kept"], "youtube", body)]
 
 
+def _poll(client: TestClient, source: str) -> Ingested:
+    """One poll, in the app's own event loop (where its batcher and writer run)."""
+    assert client.portal is not None
+    return client.portal.call(partial(poll_once, client.app, source))  # type: ignore[arg-type, call-arg]
+
+
 def _wait_for(client: TestClient, rows: int, seconds: float = 20.0) -> int:
     deadline = time.monotonic() + seconds
     while (found := count(client, InboundEvent, status="decided")) < rows and time.monotonic() < deadline:
@@ -81,7 +88,7 @@ def test_the_poller_reads_a_file_at_start_up_and_decides_nothing_twice(tmp_path:
     source.write_bytes(fixture(THREADS))
     with platform_client(tmp_path, youtube_poll_source=str(source), youtube_poll_seconds=3600) as client:
         assert _wait_for(client, 3) == 3  # the lifespan's first poll
-        again = client.portal.call(poll_once, client.app, str(source))  # type: ignore[union-attr, arg-type]
+        again = _poll(client, str(source))
         stored = count(client, ClassificationRecord)
     assert (len(again.decided), len(again.seen), stored) == (0, 3, 3)
 
@@ -117,7 +124,7 @@ def test_the_poller_reads_a_url_and_a_new_reply_on_the_next_poll_is_the_only_one
                                     authorChannelId={"value": "UCexampleTenant00000000E"})
         answer["items"][0]["replies"]["comments"].append(new_reply)
         (folder / "threads.json").write_text(json.dumps(answer), encoding="utf-8")
-        polled = client.portal.call(poll_once, client.app, url)  # type: ignore[union-attr, arg-type]
+        polled = _poll(client, url)
         stored = count(client, ClassificationRecord)
     assert [item.submission.id for item, _ in polled.decided] == ["UgzExampleThreadOne4AaABAg.9zReplyThree003"]
     assert (len(polled.seen), stored) == (3, 4)
