@@ -87,8 +87,9 @@ async def ingest(platform: Platform, parsed: Parsed, decider: Decider, sessions:
         await _mark(sessions, platform, keys, token)
     if out.unknown:
         out.kept = await keep(sessions, platform, body, out.unknown, content_type)
-    logger.info("%s: %d decided, %d already seen, %d ignored, %d unreadable", platform, len(out.decided), len(out.seen),
-                len(out.ignored), len(out.unknown))
+    level = logging.INFO if out.decided or out.unknown else logging.DEBUG  # a poll that found nothing new is quiet
+    logger.log(level, "%s: %d decided, %d already seen, %d ignored, %d unreadable", platform, len(out.decided),
+               len(out.seen), len(out.ignored), len(out.unknown))
     return out
 
 

@@ -153,9 +153,9 @@ def test_without_an_app_secret_the_endpoint_is_off_and_says_which_setting_to_set
     assert verify.status_code == 404 and "SIFT_META_VERIFY_TOKEN" in verify.json()["error"]
 
 
-def test_a_field_sift_does_not_read_is_refused_clearly_and_kept_byte_for_byte(tmp_path: Path) -> None:
+def test_a_field_sift_does_not_read_is_refused_clearly_and_kept_byte_for_byte(tmp_path: Path, database_url: str) -> None:
     body = fixture("meta_page_ratings.json")
-    with platform_client(tmp_path) as client:
+    with platform_client(tmp_path, database_url=database_url) as client:
         answer = client.post("/webhooks/meta", content=body, headers=signed(body))
         again = client.post("/webhooks/meta", content=body, headers=signed(body))  # Meta retries a refused delivery
         rows = kept(client)
