@@ -58,10 +58,10 @@ async def keep(sessions: sessionmaker[Session], platform: Platform, body: bytes,
                content_type: str | None) -> str:
     """Keep ``body`` as received, with what could not be read in it."""
     with sessions() as session:
-        kept = await run_in_threadpool(inbound.keep_unknown, session, platform, body, reason(problems), content_type)
-    # The where of each problem only: their messages can quote the payload.
-    logger.warning("kept a %s payload sift could not read (%d bytes) as %s, at %s", platform, len(body), kept,
-                   ", ".join(p.where for p in problems[:5]))
+        kept, times = await run_in_threadpool(inbound.keep_unknown, session, platform, body, reason(problems), content_type)
+    # Counts only: the problems name the payload's own keys and values. Once loudly; a retry (or the same poll) quietly.
+    logger.log(logging.WARNING if times == 1 else logging.DEBUG, "kept a %s payload sift could not read (%d bytes, %d "
+               "unreadable parts, received %d times) as %s", platform, len(body), len(problems), times, kept)
     return kept
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -92,8 +92,9 @@ def release(session: Session, platform: str, keys: Sequence[str], token: str) ->
 
 
 def keep_unknown(session: Session, platform: str, body: bytes, reason: str, content_type: str | None,
-                 *, now: datetime | None = None) -> str:
-    """Keep a payload sift could not read, with why; the same body again is the same row, counted. Returns its id. Commits."""
+                 *, now: datetime | None = None) -> tuple[str, int]:
+    """Keep a payload sift could not read, with why; the same body again is the same row, counted. Returns its id
+    and how many times it has been received. Commits."""
     now = now or utcnow()
     digest = hashlib.sha256(body).hexdigest()
     statement = _insert(session)(UnknownPayload).values(
@@ -101,10 +102,9 @@ def keep_unknown(session: Session, platform: str, body: bytes, reason: str, cont
         body_sha256=digest, received_at=now, last_received_at=now, times=1)
     session.execute(statement.on_conflict_do_update(
         index_elements=["body_sha256"], set_={"last_received_at": now, "times": UnknownPayload.times + 1, "reason": reason}))
-    kept = session.scalar(select(UnknownPayload.id).where(UnknownPayload.body_sha256 == digest))
+    kept = session.execute(select(UnknownPayload.id, UnknownPayload.times).where(UnknownPayload.body_sha256 == digest)).one()
     session.commit()
-    assert kept is not None
-    return kept
+    return kept[0], kept[1]
 
 
 def unknown_payloads(session: Session, *, platform: str | None = None, limit: int = 50) -> list[UnknownPayload]:
@@ -131,8 +131,3 @@ def purge_unknown(session: Session, retention_days: int, now: datetime | None = 
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-
-def counts(session: Session) -> dict[str, int]:
-    """Events decided per platform (for tests and the closing figures)."""
-    return dict(session.execute(select(InboundEvent.platform, func.count()).where(InboundEvent.status == "decided")
-                                .group_by(InboundEvent.platform)).tuples().all())

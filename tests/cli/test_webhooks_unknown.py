@@ -25,8 +25,8 @@ def kept_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     upgrade(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
-        ids = [keep_unknown(session, "meta", BODY, "entry[0].changes[0].field: got field 'ratings'", "application/json"),
-               keep_unknown(session, "x", b"\xff not json", "body: expected JSON", None, now=utcnow() - timedelta(days=200))]
+        ids = [keep_unknown(session, "meta", BODY, "entry[0].changes[0].field: got field 'ratings'", "application/json")[0],
+               keep_unknown(session, "x", b"\xff not json", "body: expected JSON", None, now=utcnow() - timedelta(days=200))[0]]
     engine.dispose()
     return ids
 

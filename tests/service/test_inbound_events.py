@@ -63,8 +63,9 @@ def test_kept_payloads_are_one_row_per_body_and_purged_after_the_retention_perio
     with sessions() as session:
         first = inbound.keep_unknown(session, "meta", b'{"a": 1}', "entry: unknown", "application/json", now=old)
         again = inbound.keep_unknown(session, "meta", b'{"a": 1}', "entry: unknown", "application/json", now=old)
-        fresh = inbound.keep_unknown(session, "x", b'{"b": 2}', "b: unknown", None)
-        assert first == again and session.get(UnknownPayload, first).times == 2  # type: ignore[union-attr]
+        fresh, _ = inbound.keep_unknown(session, "x", b'{"b": 2}', "b: unknown", None)
+        assert (first[1], again) == (1, (first[0], 2))
+        assert session.get(UnknownPayload, first[0]).times == 2  # type: ignore[union-attr]
         assert inbound.purge_unknown(session, 90) == 1
         assert [p.id for p in inbound.unknown_payloads(session)] == [fresh]
         assert inbound.unknown_payload(session, fresh[:8]) is not None
