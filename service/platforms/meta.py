@@ -39,7 +39,8 @@ FIELDS = {"page": ("feed",), "instagram": ("comments", "live_comments")}
 
 
 def signature(secret: str, body: bytes) -> str:
-    """The header Meta sends: ``sha256=`` and the hex HMAC-SHA256 of the raw body, keyed with the app secret."""
+    """The header Meta sends: ``sha256=`` and the hex HMAC-SHA256 of the raw body, keyed with the app secret.
+    Always over the bytes received, never over re-encoded JSON (Meta signs its own escaped encoding)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 

@@ -200,3 +200,24 @@ def test_a_comment_too_long_to_decide_is_kept_not_dropped(tmp_path: Path) -> Non
         rows = kept(client)
     assert answer.status_code == 422 and "text" in answer.json()["details"][0]["message"]
     assert len(rows) == 1 and rows[0].body == body
+
+
+def test_a_delivery_that_could_not_be_stored_is_decided_when_the_platform_retries(tmp_path: Path) -> None:
+    """Neither the database nor the outbox took the rows: 503, the claims are let go, and Meta's retry decides them."""
+    from api.deps import get_store
+    from api.storage import NotStored
+
+    class Refusing:
+        async def save(self, rows: object) -> str:
+            raise NotStored("the database is away, and the local outbox cannot be written")
+
+    body = fixture("meta_page_feed.json")
+    with platform_client(tmp_path) as client:
+        client.app.dependency_overrides[get_store] = lambda: Refusing()  # type: ignore[attr-defined]
+        refused = client.post("/webhooks/meta", content=body, headers=signed(body))
+        claims = count(client, InboundEvent)
+        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+        retried = client.post("/webhooks/meta", content=body, headers=signed(body))
+        stored = count(client, ClassificationRecord)
+    assert refused.status_code == 503 and claims == 0
+    assert retried.status_code == 200 and retried.json()["decided"] == 2 and stored == 2
