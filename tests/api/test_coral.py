@@ -102,7 +102,9 @@ def make_client(tmp_path: Path, **overrides: object) -> Iterator[TestClient]:
     values: dict[str, object] = {"coral_signing_secret": SECRET, "model_poll_seconds": 0}
     values.update(overrides)
     with TestClient(create_app(make_settings(tmp_path, **values))) as client:
-        client.post("/classify", json={"text": "warming the rules up"})  # first use loads what the rules load lazily
+        # The first phone number the rules meet compiles phonenumbers' patterns (about 0.3 to 0.8 s): done here,
+        # so the deadline tests time the request, not that.
+        client.post("/classify", json={"text": "warming the rules up: you idiots, call 07700 900000"})
         yield client
 
 
@@ -323,8 +325,8 @@ def test_when_nothing_is_ready_by_the_deadline_the_answer_is_204_and_the_comment
     rules.set()
     model.set()
     assert wait_for(lambda: stored_count(client) == 2), "the comment was lost after the deadline"
-    (record,) = [r for r in records(client) if "abusive" in r.labels]
-    assert record.channel == "other"
+    record = max(records(client), key=lambda r: r.created_at)
+    assert record.channel == "other" and record.url == STORY_URL and "abusive" in record.labels
 
 
 # -- the pieces ------------------------------------------------------------------------------------------
