@@ -170,22 +170,31 @@ class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self._link: tuple[str, int] | None = None  # an open <a>: its href, and where its text starts
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._BREAKS:
             self.parts.append("\n")
+        href = dict(attrs).get("href") if tag == "a" else None
+        if href:
+            self._link = (href, len(self.parts))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._BREAKS:
             self.parts.append("\n")
+        if tag == "a" and self._link:
+            href, start = self._link
+            self._link = None
+            if href not in "".join(self.parts[start:]):  # the address is what the spam rules read
+                self.parts.append(f" ({href})")
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
 
 
 def plain_text(body: str) -> str:
-    """The words of a comment body Coral sent as HTML (its default format), entities decoded; plain text
-    passes through unchanged apart from the ends trimmed.
+    """The words of a comment body Coral sent as HTML (its default format), entities decoded and a link's
+    address kept beside its text; plain text passes through unchanged apart from the ends trimmed.
 
     >>> plain_text("<p>Call me on 07700&nbsp;900123</p><p>thanks</p>")
     'Call me on 07700\\xa0900123\\nthanks'

@@ -60,20 +60,23 @@ def _rules_decision(pipeline: Pipeline, policy: PolicyEngine, item: Submission) 
     return decide(policy, [item], rules.classify_many([item.text]))[0]
 
 
-def _keep(request: Request, task: asyncio.Task[list[Outcome]]) -> None:
-    """Hold the full decision until it is stored, past the answer (a task nobody references can vanish)."""
-    pending: set[asyncio.Task[list[Outcome]]] | None = getattr(request.app.state, "coral_pending", None)
-    if pending is None:
-        pending = request.app.state.coral_pending = set()
-    pending.add(task)
+class _Kept:
+    """Holds the full decision until it is stored, past the answer (a task nobody references can vanish), and
+    logs a failure nobody is left to answer."""
 
-    def done(finished: asyncio.Task[list[Outcome]]) -> None:
-        pending.discard(finished)
-        if not finished.cancelled() and finished.exception() is not None:
-            logger.error("a Coral comment's decision failed after Coral was answered: %s",
-                         type(finished.exception()).__name__)
+    def __init__(self, request: Request, task: asyncio.Task[list[Outcome]]):
+        pending: set[asyncio.Task[list[Outcome]]] | None = getattr(request.app.state, "coral_pending", None)
+        if pending is None:
+            pending = request.app.state.coral_pending = set()
+        self.pending, self.answered = pending, False  # answered: Coral got its answer without this decision
+        pending.add(task)
+        task.add_done_callback(self._done)
 
-    task.add_done_callback(done)
+    def _done(self, finished: asyncio.Task[list[Outcome]]) -> None:
+        self.pending.discard(finished)
+        failure = None if finished.cancelled() else finished.exception()
+        if failure is not None and self.answered:
+            logger.error("a Coral comment's decision failed after Coral was answered: %s", type(failure).__name__)
 
 
 def _invalid(exc: ValidationError, *, where: tuple[str, ...] = ()) -> RequestValidationError:
@@ -115,7 +118,7 @@ async def moderate(request: Request, decider: DeciderDep, pipeline: PipelineDep,
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     full = asyncio.create_task(decider.run([item]))
-    _keep(request, full)
+    kept = _Kept(request, full)
     quick = asyncio.ensure_future(run_in_threadpool(_rules_decision, pipeline, policy, item))
     quick.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even when not needed
     await asyncio.wait({full}, timeout=max(0.0, deadline - loop.time()))
@@ -123,6 +126,7 @@ async def moderate(request: Request, decider: DeciderDep, pipeline: PipelineDep,
         outcome = full.result()[0]  # a failure to keep it is the app's 503, as for /classify
         answer = to_answer(outcome.decided, stored=outcome.stored)
     else:
+        kept.answered = True  # whatever happens to the decision now, the request is answered without it
         await asyncio.wait({quick}, timeout=max(0.0, deadline - loop.time()))
         ready = quick.done() and not quick.cancelled() and quick.exception() is None
         answer = to_answer(quick.result(), stored=None, answered_from="rules in time") if ready else None

@@ -345,6 +345,9 @@ def test_the_signature_check_takes_any_sha256_entry_and_only_the_exact_hmac() ->
     ("<p>Line one<br>line two</p><p>&lt;b&gt; &amp; more</p>", "Line one\nline two\n<b> & more"),
     ("<p><strong>bold</strong> and <em>soft</em></p>", "bold and soft"),
     ("  <div></div>  ", ""),
+    ('<p>see <a href="http://spam.example/x">this</a></p>', "see this (http://spam.example/x)"),
+    ('<a href="http://localhost/a">http://localhost/a</a>', "http://localhost/a"),
+    ("I <3 this & that", "I <3 this & that"),
 ])
 def test_html_bodies_are_read_as_their_words(body: str, text: str) -> None:
     assert plain_text(body) == text
