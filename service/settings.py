@@ -195,8 +195,9 @@ class Settings(BaseSettings):
     coral_signing_secret: SecretStr = Field(SecretStr(""), description="the phase's signing secret, copied from Coral's "
                                             "admin; empty: POST /coral/moderate answers 503 and says to set it")
     coral_timeout_ms: int = Field(1000, ge=1, le=600_000, description="the phase's Timeout in Coral's admin (milliseconds)")
-    coral_margin_ms: int = Field(100, ge=0, le=600_000, description="time kept back from the timeout for the answer's "
-                                                                    "trip to Coral (milliseconds)")
+    coral_margin_ms: int = Field(200, ge=0, le=600_000, description="time kept back from the timeout for the request's "
+                                 "way in before sift's clock starts (about 0.1 s on the first request after start) and the "
+                                 "answer's way back (milliseconds)")
 
     @model_validator(mode="after")
     def _coral(self) -> Settings:
