@@ -33,7 +33,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from api.deps import get_batcher, get_pipeline
+from api.deps import get_batcher, get_pipeline, get_store
 from api.main import create_app
 from model.pipeline import Pipeline
 from model.result import Classification
@@ -98,10 +98,12 @@ def as_coral_reads(answer: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def make_client(tmp_path: Path, **overrides: object) -> Iterator[TestClient]:
-    values: dict[str, object] = {"coral_signing_secret": SECRET, "model_poll_seconds": 0}
+def make_client(tmp_path: Path, *, raise_server_exceptions: bool = True, **overrides: object) -> Iterator[TestClient]:
+    # A long timeout unless a test is about it: on a busy machine the decision still comes back whole.
+    values: dict[str, object] = {"coral_signing_secret": SECRET, "model_poll_seconds": 0, "coral_timeout_ms": 30_000}
     values.update(overrides)
-    with TestClient(create_app(make_settings(tmp_path, **values))) as client:
+    app = create_app(make_settings(tmp_path, **values))
+    with TestClient(app, raise_server_exceptions=raise_server_exceptions) as client:
         # The first phone number the rules meet compiles phonenumbers' patterns (about 0.3 to 0.8 s): done here,
         # so the deadline tests time the request, not that.
         client.post("/classify", json={"text": "warming the rules up: you idiots, call 07700 900000"})
@@ -238,6 +240,19 @@ def test_a_signed_body_that_is_not_a_moderation_request_gets_a_422_naming_the_fi
     assert added == 0
 
 
+class RefusingStore:
+    async def save(self, rows: Any) -> Any:
+        raise RuntimeError("a bug in storing")
+
+
+def test_a_decision_that_cannot_be_stored_in_time_is_a_server_error_not_an_answer_coral_would_act_on(
+        tmp_path: Path) -> None:
+    for client in make_client(tmp_path, raise_server_exceptions=False):
+        client.app.dependency_overrides[get_store] = RefusingStore  # type: ignore[attr-defined]
+        answer = send(client, coral_request("you useless idiots"))
+    assert answer.status_code == 500 and "REJECTED" not in answer.text  # Coral skips a non-2xx and goes on
+
+
 def test_a_margin_as_long_as_the_timeout_is_refused_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="SIFT_CORAL_MARGIN_MS"):
         Settings(data_dir=tmp_path, coral_timeout_ms=200, coral_margin_ms=200)
@@ -285,7 +300,7 @@ def provide(value: Any) -> Callable[[], Any]:
 @pytest.fixture
 def slow(tmp_path: Path) -> Iterator[tuple[TestClient, threading.Event, threading.Event]]:
     model, rules = threading.Event(), threading.Event()
-    for client in make_client(tmp_path, coral_timeout_ms=600, coral_margin_ms=100):
+    for client in make_client(tmp_path, coral_timeout_ms=1500, coral_margin_ms=200):
         app: Any = client.app
         real = app.state.pipeline
         batcher = GatedBatcher(real, model)
