@@ -79,9 +79,9 @@ class _Kept:
             logger.error("a Coral comment's decision failed after Coral was answered: %s", type(failure).__name__)
 
 
-def _invalid(exc: ValidationError, *, where: tuple[str, ...] = ()) -> RequestValidationError:
-    """Pydantic's errors located in the body, for the app's 422 (api.errors.validation_error)."""
-    return RequestValidationError([{**err, "loc": ("body", *where, *err["loc"])} for err in exc.errors()])
+def _invalid(exc: ValidationError, *, at: tuple[str, ...] | None = None) -> RequestValidationError:
+    """Pydantic's errors located in the body (``at``: all at that field), for the app's 422 (api.errors)."""
+    return RequestValidationError([{**err, "loc": ("body", *(at or err["loc"]))} for err in exc.errors()])
 
 
 @router.post("/moderate", response_model=CoralAnswer, responses=RESPONSES,
@@ -113,7 +113,7 @@ async def moderate(request: Request, decider: DeciderDep, pipeline: PipelineDep,
     try:
         item = to_submission(coral)
     except ValidationError as exc:  # the words are past sift's limit
-        raise RequestValidationError([{**err, "loc": ("body", "comment", "body")} for err in exc.errors()]) from None
+        raise _invalid(exc, at=("comment", "body")) from None
     if item is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -121,7 +121,11 @@ async def moderate(request: Request, decider: DeciderDep, pipeline: PipelineDep,
     kept = _Kept(request, full)
     quick = asyncio.ensure_future(run_in_threadpool(_rules_decision, pipeline, policy, item))
     quick.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved even when not needed
-    await asyncio.wait({full}, timeout=max(0.0, deadline - loop.time()))
+    try:
+        await asyncio.wait({full}, timeout=max(0.0, deadline - loop.time()))
+    except asyncio.CancelledError:  # Coral hung up: the decision carries on without anyone to answer
+        kept.answered = True
+        raise
     if full.done():
         outcome = full.result()[0]  # a failure to keep it is the app's 503, as for /classify
         answer = to_answer(outcome.decided, stored=outcome.stored)
