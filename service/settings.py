@@ -210,6 +210,27 @@ class Settings(BaseSettings):
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip().encode()
 
+    # Coral's external moderation phase (api.routes.coral): its signing secret and its timeout, as set in
+    # Coral's admin (Configure > Moderation Phases). sift answers by the timeout less the margin.
+    coral_signing_secret: SecretStr = Field(SecretStr(""), description="the phase's signing secret, copied from Coral's "
+                                            "admin; empty: POST /coral/moderate answers 503 and says to set it")
+    coral_timeout_ms: int = Field(1000, ge=1, le=600_000, description="the phase's Timeout in Coral's admin (milliseconds)")
+    coral_margin_ms: int = Field(200, ge=0, le=600_000, description="time kept back from the timeout for the request's "
+                                 "way in before sift's clock starts (about 0.1 s on the first request after start) and the "
+                                 "answer's way back (milliseconds)")
+
+    @model_validator(mode="after")
+    def _coral(self) -> Settings:
+        if self.coral_margin_ms >= self.coral_timeout_ms:
+            raise ValueError(f"SIFT_CORAL_MARGIN_MS ({self.coral_margin_ms}) must be below SIFT_CORAL_TIMEOUT_MS "
+                             f"({self.coral_timeout_ms}): sift answers Coral by the timeout less the margin")
+        return self
+
+    @property
+    def coral_deadline(self) -> float:
+        """Seconds sift has to answer one Coral moderation request."""
+        return (self.coral_timeout_ms - self.coral_margin_ms) / 1000
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
