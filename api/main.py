@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if poller:
             poller.cancel()
             await asyncio.gather(poller, return_exceptions=True)  # a poll under way lets go of its claims first
+        coral_decisions = getattr(app.state, "coral_pending", None)  # answered to Coral in time, still deciding
+        if coral_decisions:
+            await asyncio.wait(set(coral_decisions), timeout=cfg.shutdown_grace_seconds)
         await app.state.batcher.stop()
         await app.state.writer.stop()
         await app.state.store.stop()

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.deps import get_batcher, get_pipeline, get_store
 from api.main import create_app
@@ -39,6 +39,7 @@ from model.pipeline import Pipeline
 from model.result import Classification
 from service.coral import plain_text, signature_ok, signatures
 from service.db.models import ClassificationRecord, ReviewItem
+from service.db.session import make_engine, make_session_factory
 from service.settings import Settings
 from tests.api.conftest import make_settings
 from tests.logscan import sensitive
@@ -342,6 +343,24 @@ def test_when_nothing_is_ready_by_the_deadline_the_answer_is_204_and_the_comment
     assert wait_for(lambda: stored_count(client) == 2), "the comment was lost after the deadline"
     record = max(records(client), key=lambda r: r.created_at)
     assert record.channel == "other" and record.url == STORY_URL and "abusive" in record.labels
+
+
+def test_a_decision_still_running_at_shutdown_is_stored_before_sift_stops(tmp_path: Path) -> None:
+    model = threading.Event()
+    running = make_client(tmp_path, coral_timeout_ms=1500, coral_margin_ms=200)
+    client = next(running)
+    app: Any = client.app
+    app.dependency_overrides[get_batcher] = provide(GatedBatcher(app.state.pipeline, model))
+    answer = send(client, coral_request("you useless idiots"))
+    assert answer.status_code == 200 and stored_count(client) == 1  # answered from the rules; the model is held
+    url = app.state.settings.effective_database_url
+    threading.Timer(0.5, model.set).start()  # the model answers while sift is shutting down
+    running.close()  # the app's shutdown
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        count = session.scalar(select(func.count()).select_from(ClassificationRecord))
+    engine.dispose()
+    assert count == 2, "the decision Coral was answered without was dropped at shutdown"
 
 
 # -- the pieces ------------------------------------------------------------------------------------------
