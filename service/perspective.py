@@ -57,8 +57,6 @@ DESCRIPTIONS: Final[dict[Attribute, str]] = {
     "THREAT": "threats or wishing harm found by sift's rules (never above TOXICITY)",
 }
 ABUSIVE: Final = "abusive"
-# Perspective's own limit on comment.text; sift's (model.pipeline.MAX_TEXT_CHARS characters) applies as well.
-PERSPECTIVE_MAX_BYTES: Final = 20_480
 SCORE_TYPES: Final = ("PROBABILITY", "SCORE_TYPE_UNSPECIFIED")  # sift's scores are probabilities, nothing else
 
 
@@ -134,11 +132,9 @@ def check_text(text: str | None, text_type: str | None, max_chars: int) -> str:
     if text is None or not text.strip():
         raise PerspectiveError("Comment must be non-empty." + (" It holds only white space." if text else ""),
                                "COMMENT_EMPTY")
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if len(text) > max_chars or size > PERSPECTIVE_MAX_BYTES:
-        raise PerspectiveError(f"Comment text too long. sift takes at most {max_chars} characters and "
-                               f"{PERSPECTIVE_MAX_BYTES} bytes of UTF-8; this one has {len(text)} characters "
-                               f"({size} bytes)", "COMMENT_TOO_LONG")
+    if len(text) > max_chars:  # sift's limit; Perspective's (20 KB) is larger in bytes only for multi-byte text
+        raise PerspectiveError(f"Comment text too long. sift takes at most {max_chars} characters; this one has "
+                               f"{len(text)}", "COMMENT_TOO_LONG")
     return text
 
 

@@ -28,10 +28,11 @@ from api.decider import DeciderDep
 from api.deps import PerspectiveCallerDep, PipelineDep
 from model.pipeline import MAX_TEXT_CHARS
 from model.result import Classification
-from service.comments import Submission
+from service.comments import HAS_WORDS, Submission
 from service.perspective import (
     ATTRIBUTES,
     DESCRIPTIONS,
+    SCORE_TYPES,
     PerspectiveError,
     attribute_score,
     check_attributes,
@@ -147,27 +148,41 @@ discovery_router = APIRouter(include_in_schema=False, route_class=PerspectiveRou
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a 0 is not a boolean false, "1" is not a number. Perspective's own refusals (an empty or too long
+    # text, an unknown attribute or score type) are checked by service.perspective, so that they answer in its
+    # words; the schema declares the same limits (json_schema_extra), for the callers and the contract test.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TextEntry(_Strict):
-    text: str | None = Field(None, description=f"the comment (1 to {MAX_TEXT_CHARS} characters, at most 20480 bytes)")
-    type: Literal["TEXT_TYPE_UNSPECIFIED", "PLAIN_TEXT", "HTML"] | None = Field(
-        None, description="PLAIN_TEXT (the default); HTML is refused, as Perspective does")
+    model_config = ConfigDict(json_schema_extra={"required": ["text"]})
+
+    text: str = Field("", description=f"the comment: 1 to {MAX_TEXT_CHARS} characters, not only white space",
+                      json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS, "pattern": HAS_WORDS})
+    type: str | None = Field(None, description="PLAIN_TEXT (the default); HTML is refused, as Perspective does",
+                             json_schema_extra={"enum": ["TEXT_TYPE_UNSPECIFIED", "PLAIN_TEXT"]})
+
+
+class _ContextText(_Strict):
+    """A text of the context: accepted and ignored, so nothing is checked beyond its shape."""
+
+    text: str | None = None
+    type: str | None = None
 
 
 class ArticleAndParentComment(_Strict):
-    article: TextEntry | None = None
-    parentComment: TextEntry | None = None  # noqa: N815 - Perspective's field names
+    article: _ContextText | None = None
+    parentComment: _ContextText | None = None  # noqa: N815 - Perspective's field names
 
 
 class Context(_Strict):
-    entries: list[TextEntry] | None = None
+    entries: list[_ContextText] | None = None
     articleAndParentComment: ArticleAndParentComment | None = None  # noqa: N815
 
 
 class AttributeParameters(_Strict):
-    scoreType: str | None = Field(None, description="PROBABILITY (or SCORE_TYPE_UNSPECIFIED)")  # noqa: N815
+    scoreType: str | None = Field(None, description="PROBABILITY (or SCORE_TYPE_UNSPECIFIED)",  # noqa: N815
+                                  json_schema_extra={"enum": list(SCORE_TYPES)})
     scoreThreshold: float | None = Field(None, description="leave the attribute out of the answer when its summary "  # noqa: N815
                                                             "score is below this")
 
@@ -176,14 +191,16 @@ class AnalyzeCommentRequest(_Strict):
     """Perspective's AnalyzeCommentRequest. ``context``, ``sessionId`` and ``communityId`` are accepted and
     ignored; ``doNotStore: true`` keeps nothing of the comment."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"required": ["comment", "requestedAttributes"], "examples": [
         {"comment": {"text": "what kind of idiot name is foo?"}, "languages": ["en"],
          "requestedAttributes": {"TOXICITY": {}, "INSULT": {}}, "doNotStore": True}]})
 
-    comment: TextEntry
-    requestedAttributes: dict[str, AttributeParameters] | None = Field(  # noqa: N815
-        None, description=f"the attributes to score, each with {{}} or its parameters: {', '.join(ATTRIBUTES)}")
-    languages: list[str] | None = Field(None, description="ISO 639-1 or BCP-47 codes; detected when left out")
+    comment: TextEntry = Field(default_factory=TextEntry)
+    requestedAttributes: dict[str, AttributeParameters] = Field(  # noqa: N815
+        default_factory=dict, description=f"the attributes to score, each with {{}} or its parameters: {', '.join(ATTRIBUTES)}",
+        json_schema_extra={"minProperties": 1, "propertyNames": {"enum": list(ATTRIBUTES)}})
+    languages: list[str] | None = Field(None, description="ISO 639-1 or BCP-47 codes, each one sift reads (else a 400); "
+                                                          "detected when left out")
     doNotStore: bool | None = Field(None, description="true: no text, no hash of it, no cache entry is kept")  # noqa: N815
     spanAnnotations: bool | None = Field(None, description="true: span scores from sift's evidence")  # noqa: N815
     clientToken: str | None = Field(None, description="echoed in the answer")  # noqa: N815
@@ -252,7 +269,7 @@ def answer(body: AnalyzeCommentRequest, result: Classification, text: str, asked
     for name in asked:
         attribute = next(a for a in ATTRIBUTES if a == name)
         summary = attribute_score(attribute, result)
-        threshold = (body.requestedAttributes or {})[name].scoreThreshold
+        threshold = body.requestedAttributes[name].scoreThreshold
         if threshold is not None and summary < threshold:
             continue  # Perspective leaves out a score below the caller's threshold
         span_scores = ([SpanScore(begin=b, end=e, score=Score(value=s)) for b, e, s in spans(attribute, result, text)]
@@ -268,7 +285,7 @@ def answer(body: AnalyzeCommentRequest, result: Classification, text: str, asked
 async def analyze(body: AnalyzeCommentRequest, decider: DeciderDep, pipeline: PipelineDep,
                   _caller: PerspectiveCallerDep) -> AnalyzeCommentResponse:
     text = check_text(body.comment.text, body.comment.type, MAX_TEXT_CHARS)
-    asked = check_attributes({name: (p.scoreType, p.scoreThreshold) for name, p in (body.requestedAttributes or {}).items()})
+    asked = check_attributes({name: (p.scoreType, p.scoreThreshold) for name, p in body.requestedAttributes.items()})
     detected = await run_in_threadpool(pipeline.detect_language, text) if not body.languages else None
     try:
         langs = languages(body.languages, detected, pipeline.supported_languages, asked)

@@ -8,7 +8,6 @@ from model.language import Language
 from model.result import Classification, Evidence
 from service.perspective import (
     ATTRIBUTES,
-    PERSPECTIVE_MAX_BYTES,
     PerspectiveError,
     attribute_score,
     check_attributes,
@@ -109,7 +108,7 @@ def test_known_attributes_and_probability_scores_pass() -> None:
     ("", None, "Comment must be non-empty."),
     (" \n\t", None, "Comment must be non-empty. It holds only white space."),
     ("x" * 101, None, "Comment text too long. sift takes at most 100 characters"),
-    ("é" * 100, None, None),  # 200 bytes: within both limits
+    ("é" * 100, None, None),
     ("<b>hi</b>", "HTML", "Currently, only 'PLAIN_TEXT' comments are supported"),
     ("hi", "MARKDOWN", "Unknown text type"),
 ])
@@ -122,10 +121,10 @@ def test_text_is_checked_as_perspective_checks_it(text: str | None, kind: str | 
     assert refused.value.message.startswith(message)
 
 
-def test_perspectives_byte_limit_holds_where_the_character_limit_would_not() -> None:
-    four_bytes = "😡" * (PERSPECTIVE_MAX_BYTES // 4 + 1)
+def test_the_limit_counts_characters_as_the_rest_of_sift_does() -> None:
+    assert check_text("😡" * 100, None, 100) == "😡" * 100  # 400 bytes, 100 characters
     with pytest.raises(PerspectiveError, match="Comment text too long") as refused:
-        check_text(four_bytes, None, 10_000)
+        check_text("😡" * 101, None, 100)
     assert refused.value.error_type == "COMMENT_TOO_LONG"
 
 
