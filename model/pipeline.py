@@ -102,19 +102,20 @@ class Pipeline:
 
     def classify_many(self, texts: Sequence[str], *, remember: Sequence[bool] | None = None) -> list[Classification]:
         """Classify ``texts`` in order. ``remember[i]`` false: the i-th text must leave no trace in this
-        pipeline, so the score cache is neither read nor written for it (a caller's "do not store")."""
+        pipeline, so the score cache is neither read nor written for it, nor the rules' memo of words
+        (a caller's "do not store")."""
         if remember is not None and len(remember) != len(texts):
             raise ValueError(f"remember has {len(remember)} flags for {len(texts)} texts")
         normalized = [normalize(self._validate(t)) for t in texts]
         detected = [self.languages.detect(n.text) for n in normalized] if self.languages else [None] * len(normalized)
         foreign = [self._foreign(lang) for lang in detected]
         model_rows = [i for i, why in enumerate(foreign) if why is None]
-        kept = [True if remember is None else bool(remember[i]) for i in model_rows]
-        model_scores, fallback = self._run_model([normalized[i] for i in model_rows], kept)
+        keep = [True] * len(texts) if remember is None else [bool(r) for r in remember]
+        model_scores, fallback = self._run_model([normalized[i] for i in model_rows], [keep[i] for i in model_rows])
         by_row = dict(zip(model_rows, model_scores, strict=True)) if model_scores is not None else {}
         results = []
         for index, norm in enumerate(normalized):
-            rules_out = self.rules.analyze(norm.text, Budget(self.rules_budget))
+            rules_out = self.rules.analyze(norm.text, Budget(self.rules_budget), remember=keep[index])
             lang = detected[index]
             why_rules = foreign[index] if foreign[index] and self.classifier is not None else fallback
             result = self._decide(norm, rules_out, by_row.get(index), why_rules)

@@ -187,3 +187,15 @@ def test_supported_languages_are_the_models_or_english_for_the_rules(rules_engin
     model = FakeClassifier()
     model.languages = ("en", "cy")  # type: ignore[attr-defined]
     assert Pipeline(rules_engine, model).supported_languages == ("en", "cy")  # type: ignore[arg-type]
+
+
+def test_a_text_not_to_be_remembered_leaves_no_word_in_the_abuse_rules_memo(rules_engine: RulesEngine) -> None:
+    abuse = next(rule for rule in rules_engine.rules if rule.name == "abuse")
+    pipeline = Pipeline(rules_engine)
+    private = pipeline.classify_many(["Zebulon Quartermaine you absolute w@nker", "Y O U  W A N K E R Zephyrine"],
+                                     remember=[False, False])
+    assert all("abusive" in r.labels for r in private)  # read as ever
+    memo = set(abuse._tokens) | set(abuse._spaced)  # type: ignore[attr-defined]
+    assert not {"zebulon", "quartermaine", "zephyrine", "youwanker"} & memo
+    pipeline.classify("Zebulon again")  # remembered as before when allowed
+    assert "zebulon" in abuse._tokens  # type: ignore[attr-defined]
