@@ -12,7 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api.deps import get_store
 from api.main import create_app
+from api.storage import NotStored
 from model.labels import LABELS
 from model.language import LanguageDetector
 from model.pipeline import Pipeline
@@ -122,6 +124,30 @@ def test_an_unsupported_language_with_drop_unsupported_attributes_answers_withou
 def test_a_body_that_is_not_json_is_a_google_error(open_client: TestClient) -> None:
     answer = open_client.post(ANALYZE, content=b"{comment: ", headers={"Content-Type": "application/json"})
     assert answer.status_code == 400 and "not valid JSON" in answer.json()["error"]["message"]
+
+
+def test_a_body_that_is_not_utf8_is_a_google_error_that_says_so(open_client: TestClient) -> None:
+    answer = open_client.post(ANALYZE, content=b'{"comment": {"text": "caf\xe9"}}', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "not valid UTF-8" in answer.json()["error"]["message"]
+
+
+class _FullStore:
+    async def save(self, rows: object) -> object:
+        raise NotStored("the outbox is full")
+
+
+def test_sifts_own_refusals_keep_their_status_and_headers_in_googles_shape(tmp_path: Path) -> None:
+    """A comment neither the database nor the outbox can keep: api.errors' 503 with Retry-After, reshaped."""
+    app = create_app(make_settings(tmp_path, model_poll_seconds=0))
+    with TestClient(app) as client:
+        app.dependency_overrides[get_store] = _FullStore
+        answer = client.post(ANALYZE, json={"comment": {"text": "hello there"}, "requestedAttributes": {"TOXICITY": {}}})
+        private = client.post(ANALYZE, json={"comment": {"text": "hello there"}, "requestedAttributes": {"TOXICITY": {}},
+                                             "doNotStore": True})
+    error = answer.json()["error"]
+    assert answer.status_code == 503 and error["status"] == "UNAVAILABLE" and "the outbox is full" in error["message"]
+    assert answer.headers["retry-after"] == "5"
+    assert private.status_code == 200  # nothing to store, so nothing to refuse
 
 
 def test_the_rest_of_the_api_keeps_sifts_own_error_shape(open_client: TestClient) -> None:
