@@ -17,16 +17,21 @@ if (!base) {
   console.error('set SIFT_BASE to the sift server, e.g. http://127.0.0.1:8000');
   process.exit(2);
 }
+const key = process.env.SIFT_KEY;
 axios.interceptors.request.use(config => {
   if (config.url.startsWith(GOOGLE)) {
     config.url = base.replace(/\/$/, '') + config.url.slice(GOOGLE.length);
+    if (!key && config.params) {
+      delete config.params.key; // the placeholder below: sift refuses a key it does not know, even on loopback
+    }
   }
   return config;
 });
 
 (async () => {
-  // Without a key (keys not required on loopback) the client still insists on one: any placeholder will do.
-  const perspective = new Perspective({apiKey: process.env.SIFT_KEY || 'none'});
+  // The client insists on a key; where sift does not require one (loopback), a placeholder is sent and
+  // dropped by the interceptor.
+  const perspective = new Perspective({apiKey: key || 'none'});
   const out = {};
   // The client's README example: TOXICITY by default, doNotStore true by default.
   out.analyze = await perspective.analyze('you empty-headed animal food trough wiper!');
