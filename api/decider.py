@@ -50,10 +50,10 @@ class Decider:
         None of it blocks the event loop: concurrent requests share one model call and one commit. A request
         is answered once its rows are committed, or, when the database cannot take them, kept in the durable
         outbox (``stored="pending"``). With ``keep=False`` nothing about the comments is written anywhere:
-        not the text, not its hash, not a removal against the author (Perspective's ``doNotStore``).
-        ``record_ids`` fixes the records' ids (the platform webhooks derive them from the platform's own ids,
-        so the same event can never be stored twice)."""
-        results = await self.batcher.classify([item.text for item in items])
+        not the text, not its hash, not a removal against the author, not an entry in the model's score cache
+        (Perspective's ``doNotStore``). ``record_ids`` fixes the records' ids (the platform webhooks derive them
+        from the platform's own ids, so the same event can never be stored twice)."""
+        results = await self.batcher.classify([item.text for item in items], remember=keep)
         self.metrics.observe(results, model_expected=self.model_expected)
         decided = await run_in_threadpool(partial(decide, self.policy, items, results, secret=self.secret,
                                                   history=self.history if keep else no_history))

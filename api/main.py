@@ -17,7 +17,7 @@ from api.lifecycle import install as take_sigterm
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.ratelimit import RateLimits
 from api.reload import model_identity, watch
-from api.routes import classify, coral, docs, health, review_api, review_pages, webhooks
+from api.routes import classify, coral, docs, health, perspective, review_api, review_pages, webhooks
 from api.storage import DurableStore
 from api.writer import GroupWriter
 from model.classifier import MODEL_META_FILE
@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs.router)
     app.include_router(classify.router)
     app.include_router(coral.router)
+    app.include_router(perspective.router)
+    app.include_router(perspective.discovery_router)
     app.include_router(review_api.router)
     app.include_router(review_pages.router)
     app.include_router(webhooks.router)

@@ -85,8 +85,10 @@ class Settings(BaseSettings):
                                      "its own address: only behind a proxy that overwrites the header")
     redis_url: str = Field("", description="redis://host:port/db: rate limits shared by every worker and server; empty: "
                                            "sign-in limits in the database, request limits in each worker's memory")
-    classify_key_limit: str = Field("3000/minute", description="requests to /classify and /classify/batch per API key")
-    classify_ip_limit: str = Field("6000/minute", description="requests to /classify and /classify/batch per client address")
+    classify_key_limit: str = Field("3000/minute", description="requests to /classify, /classify/batch and "
+                                    "/v1alpha1/comments:analyze per API key")
+    classify_ip_limit: str = Field("6000/minute", description="requests to /classify, /classify/batch and "
+                                   "/v1alpha1/comments:analyze per client address")
     signin_user_limit: str = Field("5/15 minutes", description="sign-in attempts per username; a sign-in that succeeds "
                                                               "starts the count again, so this is the lockout after failures")
     signin_ip_limit: str = Field("20/15 minutes", description="sign-in attempts per client address, whatever the username")
