@@ -269,7 +269,7 @@ class GatedBatcher:
     async def classify(self, texts: list[str], *, remember: bool = True) -> list[Classification]:
         while not self.gate.is_set():
             await asyncio.sleep(0.01)
-        return self.pipeline.classify_many(texts, remember=remember)
+        return self.pipeline.classify_many(texts, remember=[remember] * len(texts))
 
 
 class GatedRules:
