@@ -22,6 +22,7 @@ from api.metrics import Metrics
 from api.storage import DurableStore, Stored
 from model.policy.engine import PolicyEngine
 from service.comments import Decided, HistoryScope, Submission, decide, no_history, rows
+from service.events import Subscribers
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Decider:
     secret: bytes
     history: HistoryScope
     model_expected: bool
+    events: Subscribers | None = None  # the subscribers told of each classification (service.events)
 
     async def run(self, items: Sequence[Submission], *, keep: bool = True) -> list[Outcome]:
         """Classify, decide and (unless ``keep`` is false) store ``items``, in order.
@@ -55,13 +57,14 @@ class Decider:
                                                   history=self.history if keep else no_history))
         if not keep:
             return [Outcome(d, None) for d in decided]
-        stored = await self.store.save(rows(decided))
+        stored = await self.store.save(rows(decided, events=self.events))
         return [Outcome(d, stored) for d in decided]
 
 
 async def get_decider(request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep, metrics: MetricsDep,
                       secret: AuthorSecretDep, history: HistoryDep) -> Decider:
-    return Decider(batcher, store, policy, metrics, secret, history, request.app.state.model_expected)
+    return Decider(batcher, store, policy, metrics, secret, history, request.app.state.model_expected,
+                   request.app.state.subscribers)
 
 
 DeciderDep = Annotated[Decider, Depends(get_decider)]

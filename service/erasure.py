@@ -8,6 +8,8 @@ the id given is hashed with the same secret and everything held against that has
   batch``, ``sift review suggest``);
 - their review items, open or decided;
 - the removals counted against them (``author_offences``);
+- the events about those records waiting to be sent, or sent, to subscribers (``event_deliveries``: they
+  carry the comment's platform id and labels);
 - the moderators' notes on those items in the audit log (a note may quote the comment). The rest of those
   audit entries (labels decided, scores, who, when) stays: it is the record of the moderators' work and
   holds nothing about the author once the record it pointed at is gone.
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from model.labels import Channel
 from service.comments import Rows, author_hash, drop_records
-from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem
+from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, EventDelivery, ReviewItem
 
 CHANNELS = get_args(Channel)
 
@@ -116,6 +118,8 @@ def erase_author(session: Session, secret: bytes, *, channel: str, author_id: st
                 session.execute(delete(ReviewItem).where(ReviewItem.id.in_(items)),
                                 execution_options={"synchronize_session": False})
                 session.execute(delete(AuthorOffence).where(offences), execution_options={"synchronize_session": False})
+                session.execute(delete(EventDelivery).where(EventDelivery.classification_id.in_(records)),
+                                execution_options={"synchronize_session": False})
                 session.execute(delete(ClassificationRecord).where(ClassificationRecord.author_hash == hashed),
                                 execution_options={"synchronize_session": False})
                 entry = AuditEntry(actor=actor.strip()[:100], event="erasure",
