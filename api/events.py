@@ -82,6 +82,7 @@ class EventsOut:
                                          headers={"user-agent": "sift-events"})
         self._tasks: list[asyncio.Task[None]] = []
         self._fault: str | None = None
+        self._failing: set[str] = set()  # subscribers whose last attempt failed
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._deadline_loop())]
@@ -154,6 +155,7 @@ class EventsOut:
                 wait = None if delivered or asked == -1 else self.backoff.wait(failures, asked)
                 retry_at = now + timedelta(seconds=wait) if wait is not None else None
                 settle(session, claimed, delivered=delivered, error=error, now=now, retry_at=retry_at)
+                self._note(claimed.subscriber, delivered, error)
                 if delivered:
                     logger.debug("events: %s %s delivered to %s", claimed.type, claimed.event_id, claimed.subscriber)
                 elif retry_at is None:
@@ -161,8 +163,18 @@ class EventsOut:
                                    "sends it again", claimed.type, claimed.event_id, claimed.subscriber, failures, error,
                                    claimed.event_id)
                 else:
-                    logger.info("events: %s %s to %s failed (%s); attempt %d in %.1f s", claimed.type, claimed.event_id,
-                                claimed.subscriber, error, failures + 1, wait)
+                    logger.debug("events: %s %s to %s failed (%s); attempt %d in %.1f s", claimed.type, claimed.event_id,
+                                 claimed.subscriber, error, failures + 1, wait)
+            session.commit()
+
+    def _note(self, subscriber: str, delivered: bool, error: str | None) -> None:
+        """One line when a subscriber starts failing and one when it takes events again, not one per attempt."""
+        if not delivered and subscriber not in self._failing:
+            self._failing.add(subscriber)
+            logger.warning("events: subscriber %s is not taking events (%s); retrying with backoff", subscriber, error)
+        elif delivered and subscriber in self._failing:
+            self._failing.discard(subscriber)
+            logger.info("events: subscriber %s takes events again", subscriber)
 
     # --- deadlines ---
 

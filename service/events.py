@@ -233,8 +233,11 @@ def emit(session: Session, kind: EventType, data: dict[str, Any], *, subscribers
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - sift runs on SQLite and PostgreSQL
         raise RuntimeError(f"events need SQLite or PostgreSQL, not {dialect}")
     statement = (postgresql.insert(EventDelivery) if dialect == "postgresql" else sqlite.insert(EventDelivery))
-    result = session.execute(statement.on_conflict_do_nothing(index_elements=["event_id", "subscriber"]), rows)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    written = 0
+    for row in rows:  # one by one: the count of rows written is what a bulk insert cannot say
+        result = session.execute(statement.values(row).on_conflict_do_nothing(index_elements=["event_id", "subscriber"]))
+        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return written
 
 
 def _iso(value: object) -> str | None:

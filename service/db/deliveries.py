@@ -74,7 +74,7 @@ def settle(session: Session, claimed: Claimed, *, delivered: bool, error: str | 
            retry_at: datetime | None) -> bool:
     """Record one attempt: delivered; or failed, to be tried again at ``retry_at`` (None: dead, no more tries).
     Only while this claim still holds the row (a lease that ran out belongs to whoever claimed it next).
-    Commits; whether the row was this claim's."""
+    The caller commits (one commit for a batch of attempts); whether the row was this claim's."""
     values: dict[str, Any] = {"attempts": claimed.attempts + 1, "claimed_by": None, "claimed_until": None,
                               "last_error": error[:200] if error else None}
     if delivered:
@@ -85,7 +85,6 @@ def settle(session: Session, claimed: Claimed, *, delivered: bool, error: str | 
         values.update(next_attempt_at=retry_at)
     result = session.execute(update(EventDelivery).where(EventDelivery.id == claimed.id, EventDelivery.claimed_by == claimed.token)
                              .values(**values), execution_options={"synchronize_session": False})
-    session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -101,8 +100,8 @@ def counts(session: Session) -> dict[str, int]:
     """How many deliveries are in each status."""
     from sqlalchemy import func
 
-    found = dict(session.execute(select(EventDelivery.status, func.count()).group_by(EventDelivery.status)).tuples().all())
-    return {status: int(found.get(status, 0)) for status in STATUSES}
+    found = dict(session.execute(select(EventDelivery.status, func.count()).group_by(EventDelivery.status)).all())
+    return {status: int(found.get(status, 0)) for status in STATUSES}  # type: ignore[call-overload]
 
 
 def requeue(session: Session, ident: str | None = None, *, all_dead: bool = False, now: datetime | None = None) -> int:
