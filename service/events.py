@@ -78,6 +78,14 @@ class SubscriberSpec(StrictModel):
     events: list[EventType] = Field(min_length=1)
     secret_env: str
 
+    @field_validator("events", mode="before")
+    @classmethod
+    def _known(cls, value: object) -> object:
+        unknown = [v for v in value if v not in EVENT_TYPES] if isinstance(value, list) else []
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; the types are {', '.join(EVENT_TYPES)}")
+        return value
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -234,9 +242,9 @@ def emit(session: Session, kind: EventType, data: dict[str, Any], *, subscribers
         raise RuntimeError(f"events need SQLite or PostgreSQL, not {dialect}")
     statement = (postgresql.insert(EventDelivery) if dialect == "postgresql" else sqlite.insert(EventDelivery))
     written = 0
-    for row in rows:  # one by one: the count of rows written is what a bulk insert cannot say
-        result = session.execute(statement.values(row).on_conflict_do_nothing(index_elements=["event_id", "subscriber"]))
-        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for row in rows:  # one by one, each saying whether it was written (rowcount is -1 on PostgreSQL here)
+        written += len(session.execute(statement.values(row).on_conflict_do_nothing(
+            index_elements=["event_id", "subscriber"]).returning(EventDelivery.id)).all())
     return written
 
 
