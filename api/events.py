@@ -37,7 +37,8 @@ from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-CLAIM_BATCH = 32  # deliveries one worker sends at once
+CLAIM_BATCH = 32  # deliveries one worker claims at once
+PER_SUBSCRIBER = 8  # of those, requests in flight to one subscriber at a time
 JITTER = 0.1  # each wait is shortened by up to this fraction, so retries from many events do not arrive together
 
 
@@ -83,6 +84,7 @@ class EventsOut:
         self._tasks: list[asyncio.Task[None]] = []
         self._fault: str | None = None
         self._failing: set[str] = set()  # subscribers whose last attempt failed
+        self._slots = {spec.name: asyncio.Semaphore(PER_SUBSCRIBER) for spec in subscribers.specs}
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._deadline_loop())]
@@ -140,7 +142,9 @@ class EventsOut:
             return False, "the subscriber is no longer in the events file", -1
         body = body_of(claimed.payload)
         try:
-            answer = await self._client.post(spec.url, content=body, headers=signed_headers(secret, claimed.event_id, body))
+            async with self._slots[spec.name]:  # signed as it goes out: the timestamp is the attempt's
+                answer = await self._client.post(spec.url, content=body,
+                                                 headers=signed_headers(secret, claimed.event_id, body))
         except httpx.HTTPError as exc:
             return False, type(exc).__name__, None
         if 200 <= answer.status_code < 300:

@@ -1,11 +1,13 @@
 """Events out through an outage: a real ``sift serve`` (two workers) and a real subscriber on 127.0.0.1.
 
-    python -m bench.events_outage                        # 100 comments, port closed 3 s, then 503 for 3 s, then up
-    python -m bench.events_outage --comments 300 --workers 2 --closed 5 --refusing 5
+    python -m bench.events_outage          # 100 comments; port closed 3 s, then 503 for 3 s, then slow for 2 s, then up
+    python -m bench.events_outage --comments 300 --workers 2 --closed 5 --refusing 5 --slow 3
     SIFT_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test python -m bench.events_outage --postgres
 
 The subscriber (bench/subscriber.py) verifies every request with the Standard Webhooks reference library.
-Comments are classified while it is down (its port closed, then answering 503); then it is up. The script
+Comments are classified while it is down (its port closed, then answering 503); then it is slow (it keeps
+each event but answers after the sender's 1 s time-out, so the sender tries again: the same event arrives
+twice, under one id); then it is up. The script
 waits until every delivery is settled and prints: the events written (from the database), the requests the
 subscriber received, the distinct event ids among them, repeats (the same id again: at-least-once), events
 lost (written, never received: must be 0), facts received under two ids (must be 0), bad signatures (0).
@@ -65,8 +67,12 @@ def _written(url: str) -> list[tuple[str, str]]:
     return out
 
 
-def run(comments: int, workers: int, closed: float, refusing: float, database_url: str | None) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="sift-events-"))
+SLOW_ANSWER = 1.5  # seconds the slow subscriber takes to answer, past the sender's time-out
+TIMEOUT = 1.0
+
+
+def run(comments: int, workers: int, closed: float, refusing: float, slow: float, database_url: str | None) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="sift-events-"))  # kept: serve.log is there to read
     subscriber = Subscriber(SECRET)
     events_file = folder / "events.yaml"
     events_file.write_text(yaml.safe_dump({"subscribers": [{"name": "bench", "url": subscriber.url, "secret_env": "BENCH_SECRET",
@@ -77,7 +83,8 @@ def run(comments: int, workers: int, closed: float, refusing: float, database_ur
     env = {**os.environ, "SIFT_DATA_DIR": str(folder), "SIFT_DATABASE_URL": url, "SIFT_MODEL_DIR": str(folder / "no-model"),
            "SIFT_SECRET_KEY": "bench", "SIFT_LOG_LEVEL": "WARNING", "SIFT_EVENTS_FILE": str(events_file),
            "BENCH_SECRET": SECRET, "SIFT_EVENTS_RETRY_FIRST_SECONDS": "0.2", "SIFT_EVENTS_RETRY_MAX_SECONDS": "1",
-           "SIFT_EVENTS_POLL_SECONDS": "0.1", "SIFT_CLASSIFY_KEY_LIMIT": "", "SIFT_CLASSIFY_IP_LIMIT": ""}
+           "SIFT_EVENTS_POLL_SECONDS": "0.1", "SIFT_EVENTS_TIMEOUT_SECONDS": str(TIMEOUT),
+           "SIFT_CLASSIFY_KEY_LIMIT": "", "SIFT_CLASSIFY_IP_LIMIT": ""}
     log = (folder / "serve.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", str(workers)],
                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -92,7 +99,9 @@ def run(comments: int, workers: int, closed: float, refusing: float, database_ur
         subscriber.status = 503
         subscriber.start()
         time.sleep(refusing)
-        subscriber.status = 200
+        subscriber.status, subscriber.delay = 200, SLOW_ANSWER
+        time.sleep(slow)
+        subscriber.delay = 0.0
         up = time.monotonic()
         while _statuses(url)["pending"] and time.monotonic() - up < 120:
             time.sleep(0.2)
@@ -116,7 +125,8 @@ def run(comments: int, workers: int, closed: float, refusing: float, database_ur
     print(f"sift serve --workers {workers} on {'PostgreSQL' if database_url else 'SQLite'}; {comments} comments classified "
           f"while the subscriber was down")
     print(f"subscriber: port closed for {closed:g} s, then HTTP 503 for {refusing:g} s ({subscriber.refused} attempts "
-          f"refused), then up; caught up {caught_up:.1f} s after it came up")
+          f"refused), then for {slow:g} s answering in {SLOW_ANSWER:g} s (the sender gives up after {TIMEOUT:g} s), then up; "
+          f"caught up {caught_up:.1f} s after that")
     print("events written: " + f"{len(sent)} (" + ", ".join(f"{t} {n}" for t, n in sorted(Counter(t for _, t in written).items()))
           + ")")
     print(f"requests received 2xx: {len(received)}; distinct event ids {len(set(received))}; repeats of an id already "
@@ -133,14 +143,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--closed", type=float, default=3.0, help="seconds the subscriber's port is closed")
     parser.add_argument("--refusing", type=float, default=3.0, help="then seconds it answers 503")
+    parser.add_argument("--slow", type=float, default=2.0, help="then seconds it answers too late")
     parser.add_argument("--postgres", action="store_true", help="on a fresh database at SIFT_TEST_POSTGRES_URL")
     args = parser.parse_args()
     if args.postgres:
         from bench.faults import postgres_database
 
         with postgres_database(os.environ["SIFT_TEST_POSTGRES_URL"]) as url:
-            raise SystemExit(run(args.comments, args.workers, args.closed, args.refusing, url))
-    raise SystemExit(run(args.comments, args.workers, args.closed, args.refusing, None))
+            raise SystemExit(run(args.comments, args.workers, args.closed, args.refusing, args.slow, url))
+    raise SystemExit(run(args.comments, args.workers, args.closed, args.refusing, args.slow, None))
 
 
 if __name__ == "__main__":

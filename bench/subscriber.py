@@ -2,7 +2,8 @@
 
 It verifies every request with the Standard Webhooks reference library (``standardwebhooks.Webhook.verify``),
 records what it received, and can be down in two ways: its port closed (``stop()``: connections are refused)
-or answering an error status (``status = 503``).
+or answering an error status (``status = 503``); or it can keep each event but answer too late
+(``delay`` past the sender's time-out), so the sender tries again and the event arrives twice, with one id.
 
     subscriber = Subscriber(secret)          # a port is chosen now, so the URL can go in the events file
     subscriber.start(); subscriber.status = 503; ...; subscriber.status = 200
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -40,6 +42,7 @@ class Subscriber:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/hooks/sift"
         self.status = 200  # what it answers while up
+        self.delay = 0.0  # seconds it waits before answering an event it has kept
         self.received: list[Received] = []  # the requests it answered 2xx
         self.refused = 0  # requests it answered with an error status
         self.forged = 0  # requests whose signature did not verify
@@ -59,7 +62,7 @@ class Subscriber:
                 except WebhookVerificationError:
                     verified = False
                 with owner._lock:
-                    status = owner.status if verified else 400
+                    status, delay = (owner.status if verified else 400), owner.delay
                     if not verified:
                         owner.forged += 1
                     elif 200 <= status < 300:
@@ -67,14 +70,22 @@ class Subscriber:
                         owner.received.append(Received(self.headers["webhook-id"], payload["type"], verified, payload["data"]))
                     else:
                         owner.refused += 1
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                if delay and 200 <= status < 300:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                except OSError:  # the sender gave up waiting and closed the connection
+                    pass
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # a real server's backlog: the sender opens several connections at once
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

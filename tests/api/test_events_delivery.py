@@ -1,8 +1,9 @@
 """Events out, end to end: the running app sends signed webhooks to a real subscriber on 127.0.0.1.
 
 The subscriber (bench/subscriber.py) verifies each request with the Standard Webhooks reference library.
-It is down for a while (its port closed, then answering 503), then up: every event is delivered, none is
-lost, and a repeat only ever carries the same event id. Deliveries that fail every attempt become dead
+It is down for a while (its port closed, then answering 503), then slow (it keeps events but answers after
+the sender's time-out, so they are sent again), then up: every event is delivered, none is lost, and a
+repeat only ever carries the same event id. Deliveries that fail every attempt become dead
 letters that ``sift events replay`` sends again; the deadline check fires sla.at_risk and sla.breached once
 each on a fake clock.
 """
@@ -88,7 +89,7 @@ COMMENTS = ["How do I report a repair online?", "Waited in all day, nobody turne
 
 def test_a_subscriber_down_for_a_while_then_up_gets_every_event_and_repeats_only_keep_their_id(
         events_app: Callable[..., FastAPI], subscriber: Subscriber) -> None:
-    app = events_app(["classification.made", "action.due"])
+    app = events_app(["classification.made", "action.due"], events_timeout_seconds=0.5)
     with TestClient(app) as client:
         # Down: the port is closed (connections refused) while 12 comments are classified.
         for i in range(12):
@@ -98,15 +99,19 @@ def test_a_subscriber_down_for_a_while_then_up_gets_every_event_and_repeats_only
         subscriber.status = 503
         subscriber.start()
         assert wait_for(lambda: subscriber.refused >= 5)
+        # Up, but slow: it keeps each event and answers after the sender's time-out, so the sender tries again.
+        subscriber.status, subscriber.delay = 200, 0.8
+        assert wait_for(lambda: len(subscriber.received) >= 5)
         # Up.
-        subscriber.status = 200
+        subscriber.delay = 0.0
         assert wait_for(lambda: status_counts(app)["pending"] == 0), status_counts(app)
         stored = deliveries(app)
 
     sent = {d.event_id for d in stored}
     received = subscriber.ids()
     print(f"\nevents written {len(sent)}, deliveries received {len(received)}, distinct {len(set(received))}, "
-          f"refused while down {subscriber.refused}, most attempts {max(d.attempts for d in stored)}")
+          f"refused while down {subscriber.refused}, most attempts {max(d.attempts for d in stored)}, "
+          f"received twice or more (same id) {sum(1 for n in Counter(received).values() if n > 1)}")
     assert status_counts(app) == {"pending": 0, "delivered": len(stored), "dead": 0}
     assert len(stored) >= 12 and {d.type for d in stored} == {"classification.made", "action.due"}
     assert set(received) == sent, "an event was lost, or one arrived that was never written"
@@ -118,6 +123,7 @@ def test_a_subscriber_down_for_a_while_then_up_gets_every_event_and_repeats_only
     assert all(len(ids) == 1 for ids in ids_per_fact.values())
     assert len(ids_per_fact) == len(sent)
     repeats = {i: n for i, n in Counter(received).items() if n > 1}
+    assert repeats, "the slow answers should have made the sender try again"
     assert set(repeats) <= sent
 
 
