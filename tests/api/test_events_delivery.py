@@ -183,6 +183,9 @@ def test_the_scheduler_fires_sla_at_risk_then_sla_breached_once_each_for_an_item
         assert wait_for(lambda: len(subscriber.ids("sla.breached")) == 1)
         now[0] = DUE + timedelta(hours=3)
         time.sleep(0.4)  # several more checks, the item still open
+    for r in subscriber.received:
+        print(f"\nfake clock: {r.type} {r.event_id} for item {r.data['review_item_id']} due {r.data['due_at']} "
+              f"({', '.join(f'{k} {v}' for k, v in r.data.items() if k.startswith('minutes'))})")
     assert Counter(r.type for r in subscriber.received) == {"sla.at_risk": 1, "sla.breached": 1}
     breached = next(r.data for r in subscriber.received if r.type == "sla.breached")
     assert breached == {"review_item_id": item_id, "record_id": "rec-sla", "comment_id": "fb_123", "channel": None,
