@@ -17,11 +17,14 @@ events_app = App(help="Events out: signed webhooks to the subscribers of SIFT_EV
 
 
 def _line(d: EventDelivery) -> str:
-    when = f"next {d.next_attempt_at:%Y-%m-%d %H:%M:%S}" if d.status == "pending" else (
-        f"at {d.delivered_at:%Y-%m-%d %H:%M:%S}" if d.delivered_at else "")
-    error = f"  last error: {d.last_error}" if d.last_error else ""
-    return (f"{d.event_id}  {d.type:<19} {d.subscriber:<16} {d.status:<9} {d.attempts} attempts  "
-            f"{when}{error}").rstrip()
+    parts = [d.event_id, f"{d.type:<19}", f"{d.subscriber:<16}", f"{d.status:<9}", f"{d.attempts} attempts"]
+    if d.status == "pending":
+        parts.append(f"next {d.next_attempt_at:%Y-%m-%d %H:%M:%S}")
+    elif d.delivered_at:
+        parts.append(f"at {d.delivered_at:%Y-%m-%d %H:%M:%S}")
+    if d.last_error:
+        parts.append(f"last error: {d.last_error}")
+    return "  ".join(parts)
 
 
 def _show(status: str | None, limit: int) -> None:

@@ -149,6 +149,9 @@ def test_after_the_last_attempt_an_event_is_a_dead_letter_and_sift_events_replay
         assert wait_for(lambda: status_counts(app)["delivered"] == 1), status_counts(app)
         again = runner.invoke(cli, ["events", "replay", "--all-dead"])
         assert again.exit_code == 1 and "no dead letters" in again.output
+        after = runner.invoke(cli, ["events", "list"])
+        print(f"\n$ sift events dead\n{listed.output}$ sift events replay --all-dead\n{replayed.output}"
+              f"$ sift events list\n{after.output}", end="")
 
     assert subscriber.ids() == [dead.event_id]
 
