@@ -30,11 +30,18 @@ def _registry() -> Registry:
 
 def _tell_subscribers(promotion: dict[str, Any]) -> None:
     """The ``model.promoted`` event, written to the database for the service to send (SIFT_EVENTS_FILE)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.db.session import fault_reason
     from service.events import model_promoted
 
-    with session() as db:
-        if model_promoted(db, promotion):
-            db.commit()
+    try:
+        with session() as db:
+            if model_promoted(db, promotion):
+                db.commit()
+    except SQLAlchemyError as exc:  # the promotion is made: say plainly that its event is not
+        typer.echo(f"warning: {promotion['version']} is current, but the model.promoted event could not be written "
+                   f"({fault_reason(exc)}); subscribers will not hear of this promotion", err=True)
 
 
 def _release() -> Path | None:
