@@ -11,6 +11,7 @@ each on a fake clock.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -208,3 +209,27 @@ def test_without_an_events_file_classify_writes_no_event(client: TestClient) -> 
     assert client.post("/classify", json={"text": "Waited in all day, nobody turned up"}).status_code == 200
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         assert session.scalars(select(EventDelivery)).all() == []
+
+
+def test_a_moderator_overturning_the_model_reaches_the_subscriber_without_the_note(
+        events_app: Callable[..., FastAPI], subscriber: Subscriber) -> None:
+    from service.db.repository import create_api_key
+
+    app = events_app(["review.decided"])
+    subscriber.start()
+    with TestClient(app) as client:
+        with app.state.session_factory() as session:
+            _, key = create_api_key(session, "tool", ["review"])
+        posted = client.post("/classify", json={"text": "you w@nkers, those clowns", "id": "fb_9"}).json()
+        pulled = client.post(f"/review/records/{posted['record_id']}/pull", headers={"X-API-Key": key}).json()
+        decided = client.post(f"/review/items/{pulled['id']}/decision", headers={"X-API-Key": key},
+                              json={"labels": ["negative"], "flags": [], "action": "public_reply", "note": "banter, not abuse"})
+        assert decided.status_code == 200, decided.text
+        assert wait_for(lambda: len(subscriber.received) == 1)
+    [event] = subscriber.received
+    assert event.type == "review.decided" and event.verified
+    assert {k: event.data[k] for k in ("review_item_id", "record_id", "comment_id", "moderator", "labels", "action",
+                                       "model_labels", "model_overturned")} == {
+        "review_item_id": pulled["id"], "record_id": posted["record_id"], "comment_id": "fb_9", "moderator": "key:tool",
+        "labels": ["negative"], "action": "public_reply", "model_labels": posted["labels"], "model_overturned": True}
+    assert "banter" not in json.dumps(event.data) and "w@nkers" not in json.dumps(event.data)
