@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 class _Job:
     texts: list[str]
     future: asyncio.Future[list[Classification]]
+    remember: bool = True  # False: the pipeline keeps nothing of these texts (model.pipeline's score cache)
 
 
 class MicroBatcher:
@@ -45,16 +47,17 @@ class MicroBatcher:
         if self._task:
             self._task.cancel()
 
-    async def classify(self, texts: list[str]) -> list[Classification]:
+    async def classify(self, texts: list[str], *, remember: bool = True) -> list[Classification]:
+        """The pipeline's results for ``texts``; ``remember=False``: it keeps nothing of them once answered."""
         if len(texts) >= self.max_batch:  # a big batch is its own batch
-            results: list[Classification] = await run_in_threadpool(self._pipeline().classify_many, texts)
+            results: list[Classification] = await run_in_threadpool(self._classify_now, texts, [remember] * len(texts))
             if self._on_batch:
                 self._on_batch(len(texts))
             return results
         future: asyncio.Future[list[Classification]] = asyncio.get_running_loop().create_future()
         self._in_flight += len(texts)
         try:
-            await self._queue.put(_Job(texts, future))
+            await self._queue.put(_Job(texts, future, remember))
             return await future
         finally:
             self._in_flight -= len(texts)
@@ -78,7 +81,7 @@ class MicroBatcher:
                 size += len(job.texts)
             texts = [t for job in jobs for t in job.texts]
             try:
-                results = await run_in_threadpool(self._pipeline().classify_many, texts)
+                results = await run_in_threadpool(self._classify_now, texts, [job.remember for job in jobs for _ in job.texts])
             except Exception as exc:  # noqa: BLE001 - each waiting request gets the error, the batcher lives on
                 for job in jobs:
                     if not job.future.done():
@@ -91,3 +94,8 @@ class MicroBatcher:
                 if not job.future.done():
                     job.future.set_result(results[offset:offset + len(job.texts)])
                 offset += len(job.texts)
+
+    def _classify_now(self, texts: list[str], remember: list[bool]) -> list[Classification]:
+        pipeline = self._pipeline()
+        run = pipeline.classify_many if all(remember) else partial(pipeline.classify_many, remember=remember)
+        return run(texts)

@@ -9,11 +9,11 @@ rows through the durable store. Each door then shapes the answer its caller's pr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.batcher import MicroBatcher
@@ -22,6 +22,7 @@ from api.metrics import Metrics
 from api.storage import DurableStore, Stored
 from model.policy.engine import PolicyEngine
 from service.comments import Decided, HistoryScope, Submission, decide, no_history, rows
+from service.db.offences import history_scope
 from service.events import Subscribers
 
 
@@ -44,17 +45,22 @@ class Decider:
     model_expected: bool
     events: Subscribers | None = None  # the subscribers told of each classification (service.events)
 
-    async def run(self, items: Sequence[Submission], *, keep: bool = True) -> list[Outcome]:
+    async def run(self, items: Sequence[Submission], *, keep: bool = True,
+                  record_ids: Sequence[str] | None = None) -> list[Outcome]:
         """Classify, decide and (unless ``keep`` is false) store ``items``, in order.
 
         None of it blocks the event loop: concurrent requests share one model call and one commit. A request
         is answered once its rows are committed, or, when the database cannot take them, kept in the durable
         outbox (``stored="pending"``). With ``keep=False`` nothing about the comments is written anywhere:
-        not the text, not its hash, not a removal against the author (Perspective's ``doNotStore``)."""
-        results = await self.batcher.classify([item.text for item in items])
+        not the text, not its hash, not a removal against the author, not an entry in the model's score cache
+        (Perspective's ``doNotStore``). ``record_ids`` fixes the records' ids (the platform webhooks derive them
+        from the platform's own ids, so the same event can never be stored twice)."""
+        results = await self.batcher.classify([item.text for item in items], remember=keep)
         self.metrics.observe(results, model_expected=self.model_expected)
         decided = await run_in_threadpool(partial(decide, self.policy, items, results, secret=self.secret,
                                                   history=self.history if keep else no_history))
+        if record_ids is not None:
+            decided = [replace(d, record_id=rid) for d, rid in zip(decided, record_ids, strict=True)]
         if not keep:
             return [Outcome(d, None) for d in decided]
         stored = await self.store.save(rows(decided, events=self.events))
@@ -68,3 +74,10 @@ async def get_decider(request: Request, batcher: BatcherDep, store: StoreDep, po
 
 
 DeciderDep = Annotated[Decider, Depends(get_decider)]
+
+
+def app_decider(app: FastAPI) -> Decider:
+    """The same decider outside a request, from the app's own parts (the YouTube poller in the lifespan)."""
+    state = app.state
+    return Decider(state.batcher, state.store, state.policy, state.metrics, state.author_secret,
+                   history_scope(state.session_factory), state.model_expected, state.subscribers)

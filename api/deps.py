@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.auth import WebSession, csrf_ok, read_session
@@ -83,16 +83,20 @@ def _require_scope(scope: str | None):  # type: ignore[no-untyped-def]
     async def check(request: Request, settings: SettingsDep,
                     header_key: Annotated[str | None, Security(_api_key_header)] = None,
                     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> ApiKey | None:
-        plain = _sent_key(header_key, bearer)
-        if plain is None:
-            if not settings.api_key_required:
-                return None  # local default: bound to loopback, keys not required (announced at start-up)
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required: send it as X-API-Key "
-                                "or Authorization: Bearer (create one with `sift keys create`)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        return _checked_key(await run_in_threadpool(_lookup_key, request, plain), scope)  # the database, off the loop
+        return await _key_with_scope(request, settings, _sent_key(header_key, bearer), scope)
 
     return check
+
+
+async def _key_with_scope(request: Request, settings: Settings, plain: str | None, scope: str | None,
+                          how: str = "X-API-Key or Authorization: Bearer") -> ApiKey | None:
+    """The key sent (``plain``), checked for ``scope``; ``None`` when none was sent and keys are not required."""
+    if plain is None:
+        if not settings.api_key_required:
+            return None  # local default: bound to loopback, keys not required (announced at start-up)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"an API key is required: send it as {how} "
+                            "(create one with `sift keys create`)", headers={"WWW-Authenticate": "Bearer"})
+    return _checked_key(await run_in_threadpool(_lookup_key, request, plain), scope)  # the database, off the loop
 
 
 def _sent_key(header_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
@@ -124,16 +128,38 @@ def client_address(request: Request) -> str:
 
 async def classify_caller(request: Request, key: Annotated[ApiKey | None, Depends(_require_scope("classify"))]) -> ApiKey | None:
     """The classify scope, then the request limits per client address and per key (429 with Retry-After)."""
+    return await _within_classify_limits(request, key)
+
+
+async def _within_classify_limits(request: Request, key: ApiKey | None) -> ApiKey | None:
     limits = request.app.state.rate_limits
     check = partial(limits.classify, key.id if key is not None else None, client_address(request))
     refused = check() if limits.requests_in_memory else await run_in_threadpool(check)  # Redis: off the loop
     if refused is not None:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, refused.message(),
                             headers={"Retry-After": str(refused.retry_after)})
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 ClassifyCallerDep = Annotated[ApiKey | None, Depends(classify_caller)]
+
+# Perspective's clients send the key in the query string (``?key=``); service.logs hides it in every log line.
+_query_key = APIKeyQuery(name="key", auto_error=False, description="a key from `sift keys create`, as Perspective's "
+                         "clients send theirs (X-API-Key and Authorization: Bearer work too)")
+
+
+async def perspective_caller(request: Request, settings: SettingsDep,
+                             query_key: Annotated[str | None, Security(_query_key)] = None,
+                             header_key: Annotated[str | None, Security(_api_key_header)] = None,
+                             bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None) -> ApiKey | None:
+    """The Perspective-compatible door: the same classify scope and limits as ``/classify``, the key from ``?key=``
+    or the usual headers."""
+    key = await _key_with_scope(request, settings, query_key or _sent_key(header_key, bearer), "classify",
+                                how="?key=, X-API-Key or Authorization: Bearer")
+    return await _within_classify_limits(request, key)
+
+
+PerspectiveCallerDep = Annotated[ApiKey | None, Depends(perspective_caller)]
 # /metrics and the API docs: open on loopback without keys, else a key with the scope (any valid key for the docs).
 MetricsScope = Depends(_require_scope("metrics"))
 DocsScope = Depends(_require_scope(None))

@@ -54,7 +54,7 @@ def review_status(exc: ReviewError) -> int:
 
 
 def _field(loc: tuple) -> str:  # type: ignore[type-arg]
-    parts = [str(p) for p in loc if p != "body"]
+    parts = [str(p) for p in (loc[1:] if loc[:1] == ("body",) else loc)]  # a field called body inside stays
     return ".".join(parts) or "body"
 
 

@@ -18,7 +18,7 @@ from api.lifecycle import install as take_sigterm
 from api.limits import MAX_BODY_BYTES, BodySizeLimit
 from api.ratelimit import RateLimits
 from api.reload import model_identity, watch
-from api.routes import classify, docs, health, review_api, review_pages
+from api.routes import classify, coral, docs, health, perspective, review_api, review_pages, webhooks
 from api.storage import DurableStore
 from api.writer import GroupWriter
 from model.classifier import MODEL_META_FILE
@@ -38,9 +38,11 @@ logger = logging.getLogger(__name__)
 
 
 def purge_on_start(app: FastAPI) -> int:
+    from service.db.inbound import purge_unknown
     from service.db.review import purge_expired
 
     with app.state.session_factory() as session:
+        purge_unknown(session, app.state.settings.retention_days)  # raw platform payloads, kept as long as texts
         return purge_expired(session, app.state.settings.retention_days)
 
 
@@ -91,9 +93,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if purged:
             logger.info("purged the text of %d comments older than %d days", purged, cfg.retention_days)
         watcher = asyncio.create_task(watch(app, cfg.model_poll_seconds)) if cfg.model_poll_seconds > 0 else None
+        poller = None
+        if cfg.youtube_poll_source:
+            from api.youtube_poll import poll_forever
+
+            poller = asyncio.create_task(poll_forever(app, cfg.youtube_poll_source, cfg.youtube_poll_seconds))
         yield
         if watcher:
             watcher.cancel()
+        if poller:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)  # a poll under way lets go of its claims first
+        coral_decisions = getattr(app.state, "coral_pending", None)  # answered to Coral in time, still deciding
+        if coral_decisions:
+            await asyncio.wait(set(coral_decisions), timeout=cfg.shutdown_grace_seconds)
         await app.state.batcher.stop()
         await app.state.writer.stop()
         await app.state.store.stop()
@@ -116,7 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router, dependencies=[MetricsScope])
     app.include_router(docs.router)
     app.include_router(classify.router)
+    app.include_router(coral.router)
+    app.include_router(perspective.router)
+    app.include_router(perspective.discovery_router)
     app.include_router(review_api.router)
     app.include_router(review_pages.router)
+    app.include_router(webhooks.router)
     app.add_middleware(Draining, drain=drain)  # outermost: after SIGTERM, a 503 before anything else runs
     return app

@@ -91,16 +91,31 @@ class Pipeline:
     def classify(self, text: str) -> Classification:
         return self.classify_many([text])[0]
 
-    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+    @property
+    def supported_languages(self) -> tuple[str, ...]:
+        """The ISO 639-1 codes the model (or, without one, the rules' English word lists) reads."""
+        return tuple(getattr(self.classifier, "languages", ()) or ()) or ("en",)
+
+    def detect_language(self, text: str) -> Language | None:
+        """The language of ``text`` as :meth:`classify_many` will see it (``None``: no detector configured)."""
+        return self.languages.detect(normalize(self._validate(text)).text) if self.languages else None
+
+    def classify_many(self, texts: Sequence[str], *, remember: Sequence[bool] | None = None) -> list[Classification]:
+        """Classify ``texts`` in order. ``remember[i]`` false: the i-th text must leave no trace in this
+        pipeline, so the score cache is neither read nor written for it, nor the rules' memo of words
+        (a caller's "do not store")."""
+        if remember is not None and len(remember) != len(texts):
+            raise ValueError(f"remember has {len(remember)} flags for {len(texts)} texts")
         normalized = [normalize(self._validate(t)) for t in texts]
         detected = [self.languages.detect(n.text) for n in normalized] if self.languages else [None] * len(normalized)
         foreign = [self._foreign(lang) for lang in detected]
         model_rows = [i for i, why in enumerate(foreign) if why is None]
-        model_scores, fallback = self._run_model([normalized[i] for i in model_rows])
+        keep = [True] * len(texts) if remember is None else [bool(r) for r in remember]
+        model_scores, fallback = self._run_model([normalized[i] for i in model_rows], [keep[i] for i in model_rows])
         by_row = dict(zip(model_rows, model_scores, strict=True)) if model_scores is not None else {}
         results = []
         for index, norm in enumerate(normalized):
-            rules_out = self.rules.analyze(norm.text, Budget(self.rules_budget))
+            rules_out = self.rules.analyze(norm.text, Budget(self.rules_budget), remember=keep[index])
             lang = detected[index]
             why_rules = foreign[index] if foreign[index] and self.classifier is not None else fallback
             result = self._decide(norm, rules_out, by_row.get(index), why_rules)
@@ -117,7 +132,7 @@ class Pipeline:
     def _foreign(self, lang: Language | None) -> str | None:
         """Why the model (and the English word lists of the rules) must not label a comment in this
         language; None when they may."""
-        trained = tuple(getattr(self.classifier, "languages", ()) or ()) or ("en",)
+        trained = self.supported_languages
         if lang is None or not lang.reliable or lang.code in trained:
             return None
         reads = f"language: the comment reads as {lang.code!r} (p={lang.score:.2f})"
@@ -136,17 +151,21 @@ class Pipeline:
             raise InvalidTextError(f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
         return text
 
-    def _run_model(self, normalized: list[NormalizedText]) -> tuple[list[dict[str, float]] | None, str | None]:
+    def _run_model(self, normalized: list[NormalizedText],
+                   kept: list[bool]) -> tuple[list[dict[str, float]] | None, str | None]:
         if self.classifier is None:
             return None, self.missing_model_reason
         if not normalized:
             return [], None
         texts = [n.text for n in normalized]
+        # Only texts that may be remembered touch the cache: a private one is not looked up (which would
+        # refresh a twin's place in it) nor added, unless the same text also came in without the request.
+        cacheable = {t for t, keep in zip(texts, kept, strict=True) if keep} if self.cache_size else set()
         known: dict[str, dict[str, float]] = {}
-        if self.cache_size:
+        if cacheable:
             with self._cache_lock:
                 for text in texts:
-                    if text in self._cache:
+                    if text in cacheable and text in self._cache:
                         self._cache.move_to_end(text)
                         known[text] = self._cache[text]
         todo = list(dict.fromkeys(t for t in texts if t not in known))  # each new text once, in order
@@ -159,9 +178,9 @@ class Pipeline:
                 return None, f"model {self.classifier.version} failed: {type(exc).__name__}"
             fresh = dict(zip(todo, scores, strict=True))
             known.update(fresh)
-            if self.cache_size:
+            if cacheable:
                 with self._cache_lock:
-                    self._cache.update(fresh)
+                    self._cache.update((t, scores) for t, scores in fresh.items() if t in cacheable)
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
         return [known[t] for t in texts], None

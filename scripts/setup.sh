@@ -29,3 +29,18 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -c requirements.lock -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+
+# The npm client the Perspective tests drive (tests/api/test_perspective_clients.py), pinned by its lock file.
+# Without npm the step is skipped and so is that test (CI sets SIFT_REQUIRE_NODE=1, which fails it instead).
+js=tests/clients/perspective-js
+js_stamp=$js/node_modules/.sift-install-stamp
+if command -v npm >/dev/null 2>&1; then
+  js_want=$(cat "$js/package.json" "$js/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$js_stamp" 2>/dev/null || true)" != "$js_want" ]; then
+    echo "installing the npm packages of $js"
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$js_want" > "$js_stamp"
+  fi
+else
+  echo "npm not found: the npm Perspective client test will be skipped (apt-get install nodejs npm to run it)"
+fi

@@ -10,6 +10,8 @@ the id given is hashed with the same secret and everything held against that has
 - the removals counted against them (``author_offences``);
 - the events about those records waiting to be sent, or sent, to subscribers (``event_deliveries``: they
   carry the comment's platform id and labels);
+- the platform payloads kept because sift could not read them (``webhook_unknown``, kept byte for byte, so
+  the author's id is there in clear) that name the author's id as a JSON string;
 - the moderators' notes on those items in the audit log (a note may quote the comment). The rest of those
   audit entries (labels decided, scores, who, when) stays: it is the record of the moderators' work and
   holds nothing about the author once the record it pointed at is gone.
@@ -30,6 +32,8 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -40,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from model.labels import Channel
 from service.comments import Rows, author_hash, drop_records
-from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, EventDelivery, ReviewItem
+from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, EventDelivery, ReviewItem, UnknownPayload
 
 CHANNELS = get_args(Channel)
 
@@ -59,12 +63,13 @@ class Erasure:
     review_items: int
     offences: int
     audit_notes: int  # moderators' notes cleared from the audit log
+    kept_payloads: int = 0  # unreadable platform payloads that named the author
     dry_run: bool = False
     audit_id: str | None = None  # the erasure's own audit entry (None in a dry run)
 
     @property
     def found(self) -> bool:
-        return bool(self.classifications or self.offences or self.review_items)
+        return bool(self.classifications or self.offences or self.review_items or self.kept_payloads)
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -72,7 +77,8 @@ class Erasure:
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
         return (f"{verb} {self.classifications} classifications ({self.texts} with their text), {self.review_items} review "
-                f"items, {self.offences} offences and {self.audit_notes} moderators' notes for author {self.subject[:12]}")
+                f"items, {self.offences} offences, {self.audit_notes} moderators' notes and {self.kept_payloads} kept platform "
+                f"payloads for author {self.subject[:12]}")
 
 
 def subject(hashed_author: str) -> str:
@@ -109,6 +115,7 @@ def erase_author(session: Session, secret: bytes, *, channel: str, author_id: st
                 review_items=_count(session, select(func.count()).select_from(ReviewItem).where(ReviewItem.id.in_(items))),
                 offences=_count(session, select(func.count()).select_from(AuthorOffence).where(offences)),
                 audit_notes=_count(session, select(func.count()).select_from(AuditEntry).where(notes)),
+                kept_payloads=len(payloads := _kept_payloads_naming(session, author_id)),
                 dry_run=dry_run)
             audit_id = None
             if not dry_run:
@@ -122,6 +129,9 @@ def erase_author(session: Session, secret: bytes, *, channel: str, author_id: st
                                 execution_options={"synchronize_session": False})
                 session.execute(delete(ClassificationRecord).where(ClassificationRecord.author_hash == hashed),
                                 execution_options={"synchronize_session": False})
+                if payloads:
+                    session.execute(delete(UnknownPayload).where(UnknownPayload.id.in_(payloads)),
+                                    execution_options={"synchronize_session": False})
                 entry = AuditEntry(actor=actor.strip()[:100], event="erasure",
                                    decided={"subject": counted.subject, **counted.counts(), "channel": channel})
                 session.add(entry)
@@ -142,6 +152,17 @@ def erase_author(session: Session, secret: bytes, *, channel: str, author_id: st
     if sqlite:
         _truncate_wal(session)
     return Erasure(**{**asdict(counted), "audit_id": audit_id})
+
+
+def _kept_payloads_naming(session: Session, author_id: str) -> list[str]:
+    """Ids of the kept unreadable payloads holding ``author_id`` as a JSON string (``"12345"``), or as a bare
+    JSON number (X's ``id`` fields). Read in Python: the payloads are few, and bytes are not searchable alike
+    in SQLite and PostgreSQL. A payload that merely holds the same digits elsewhere goes too: erring towards
+    forgetting."""
+    quoted = json.dumps(author_id).encode()
+    bare = author_id.encode() if author_id.isdigit() else None
+    return [pid for pid, body in session.execute(select(UnknownPayload.id, UnknownPayload.body))
+            if quoted in body or (bare is not None and re.search(rb"[:\[,]\s*" + bare + rb"(?![0-9.eE])", body))]
 
 
 def erased_authors(session: Session) -> dict[str, datetime]:

@@ -24,7 +24,9 @@ from service.db.repository import KEY_PREFIX
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # SQLAlchemy's rendering of a failed statement: "[parameters: (...)]" up to its "(Background on ...)" line.
     (re.compile(r"\[parameters: .*?(?=\n\(Background on this error|\Z)", re.DOTALL), "[parameters hidden]"),
-    (re.compile(r"(?i)([?&](?:key|api_key|apikey|access_token|token|password|secret)=)[^&\s\"']*"), r"\1[hidden]"),
+    # hub.verify_token: Meta's webhook verification carries the verify token in the query string.
+    (re.compile(r"(?i)([?&](?:key|api_key|apikey|access_token|token|password|secret|hub\.verify_token)=)[^&\s\"']*"),
+     r"\1[hidden]"),
     (re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_\-]{8,}"), KEY_PREFIX + "[hidden]"),
     (re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"), "[EMAIL]"),
     (re.compile(r"(?<![\w.])(?:\+44\s?(?:\(0\)\s?)?|0)[1-37](?:[\s\-]?\d){8,9}(?!\d)"), "[PHONE]"),
@@ -38,6 +40,8 @@ def redact(text: str) -> str:
     'landline [PHONE], mobile [PHONE]'
     >>> redact("GET /v1alpha1/comments:analyze?key=sift_abcdefghijkl HTTP/1.1")
     'GET /v1alpha1/comments:analyze?key=[hidden] HTTP/1.1'
+    >>> redact("GET /webhooks/meta?hub.mode=subscribe&hub.verify_token=abc123 HTTP/1.1")
+    'GET /webhooks/meta?hub.mode=subscribe&hub.verify_token=[hidden] HTTP/1.1'
     >>> redact("call 07700 900123 or mail a.b@example.org")
     'call [PHONE] or mail [EMAIL]'
     """

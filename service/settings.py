@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.classifier import MODEL_META_FILE
@@ -85,8 +85,10 @@ class Settings(BaseSettings):
                                      "its own address: only behind a proxy that overwrites the header")
     redis_url: str = Field("", description="redis://host:port/db: rate limits shared by every worker and server; empty: "
                                            "sign-in limits in the database, request limits in each worker's memory")
-    classify_key_limit: str = Field("3000/minute", description="requests to /classify and /classify/batch per API key")
-    classify_ip_limit: str = Field("6000/minute", description="requests to /classify and /classify/batch per client address")
+    classify_key_limit: str = Field("3000/minute", description="requests to /classify, /classify/batch and "
+                                    "/v1alpha1/comments:analyze per API key")
+    classify_ip_limit: str = Field("6000/minute", description="requests to /classify, /classify/batch and "
+                                   "/v1alpha1/comments:analyze per client address")
     signin_user_limit: str = Field("5/15 minutes", description="sign-in attempts per username; a sign-in that succeeds "
                                                               "starts the count again, so this is the lockout after failures")
     signin_ip_limit: str = Field("20/15 minutes", description="sign-in attempts per client address, whatever the username")
@@ -106,6 +108,17 @@ class Settings(BaseSettings):
                                                                            "are checked (sla.at_risk, sla.breached)")
     events_sla_warning_minutes: float = Field(30.0, ge=0, le=7 * 24 * 60, description="sla.at_risk fires this long "
                                                                                     "before an item's deadline")
+    # The platforms' webhooks (api.routes.webhooks). Each platform's endpoint answers 404, naming its setting,
+    # until its secret is set: an unsigned delivery cannot be told from anyone's.
+    meta_app_secret: SecretStr = Field(SecretStr(""), description="the Meta app's App Secret (App Dashboard, Settings, "
+                                       "Basic): checks X-Hub-Signature-256 on /webhooks/meta")
+    meta_verify_token: SecretStr = Field(SecretStr(""), description="the Verify Token typed into the App Dashboard's "
+                                         "Webhooks product: answers Meta's GET verification of /webhooks/meta")
+    x_consumer_secret: SecretStr = Field(SecretStr(""), description="the X app's API Key Secret (consumer secret): answers "
+                                         "the CRC and checks x-twitter-webhooks-signature on /webhooks/x")
+    youtube_poll_source: str = Field("", description="a file or an http(s) URL holding a commentThreads.list answer, "
+                                     "read every youtube_poll_seconds; empty: no polling")
+    youtube_poll_seconds: float = Field(300.0, ge=1, le=86_400, description="how often to read youtube_poll_source")
 
     @field_validator("review_bands")
     @classmethod
@@ -144,6 +157,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "redis+unix://")):
             raise ValueError("SIFT_REDIS_URL must start with redis://, rediss:// or redis+unix:// (empty: no Redis)")
         return value
+
+    @field_validator("youtube_poll_source")
+    @classmethod
+    def _poll_source(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")) and not Path(value).expanduser().is_file():
+            raise ValueError(f"SIFT_YOUTUBE_POLL_SOURCE is {value!r}: give an http(s) URL or an existing file "
+                             "(a commentThreads.list answer as JSON); empty turns polling off")
+        return str(Path(value).expanduser().absolute()) if value and not value.startswith(("http://", "https://")) else value
 
     @field_validator("log_level")
     @classmethod
@@ -205,6 +227,27 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_hex(32), encoding="utf-8")
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip().encode()
+
+    # Coral's external moderation phase (api.routes.coral): its signing secret and its timeout, as set in
+    # Coral's admin (Configure > Moderation Phases). sift answers by the timeout less the margin.
+    coral_signing_secret: SecretStr = Field(SecretStr(""), description="the phase's signing secret, copied from Coral's "
+                                            "admin; empty: POST /coral/moderate answers 503 and says to set it")
+    coral_timeout_ms: int = Field(1000, ge=1, le=600_000, description="the phase's Timeout in Coral's admin (milliseconds)")
+    coral_margin_ms: int = Field(200, ge=0, le=600_000, description="time kept back from the timeout for the request's "
+                                 "way in before sift's clock starts (about 0.1 s on the first request after start) and the "
+                                 "answer's way back (milliseconds)")
+
+    @model_validator(mode="after")
+    def _coral(self) -> Settings:
+        if self.coral_margin_ms >= self.coral_timeout_ms:
+            raise ValueError(f"SIFT_CORAL_MARGIN_MS ({self.coral_margin_ms}) must be below SIFT_CORAL_TIMEOUT_MS "
+                             f"({self.coral_timeout_ms}): sift answers Coral by the timeout less the margin")
+        return self
+
+    @property
+    def coral_deadline(self) -> float:
+        """Seconds sift has to answer one Coral moderation request."""
+        return (self.coral_timeout_ms - self.coral_margin_ms) / 1000
 
 
 @lru_cache(maxsize=1)

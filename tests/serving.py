@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -14,6 +15,13 @@ import httpx
 
 POLL_SECONDS = 0.1
 TAIL_CHARS = 4000
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_until_healthy(base: str, tries: int = 100, *, process: subprocess.Popen[Any] | None = None,

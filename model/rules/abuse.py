@@ -219,15 +219,17 @@ class AbuseRule:
         found = self._match_word(core)
         return _WORD, offset, core, _Found.of(*found) if found else None
 
-    def _token(self, token: str) -> _Token:
+    def _token(self, token: str, remember: bool = True) -> _Token:
         read = self._tokens.get(token)
         if read is None:
-            if len(self._tokens) >= _MEMO_SIZE:
-                self._tokens.clear()
-            read = self._tokens[token] = self._read(token)
+            read = self._read(token)
+            if remember:  # a private text's words are read, never kept
+                if len(self._tokens) >= _MEMO_SIZE:
+                    self._tokens.clear()
+                self._tokens[token] = read
         return read
 
-    def _match_spaced(self, joined: str) -> _Found | None:
+    def _match_spaced(self, joined: str, remember: bool = True) -> _Found | None:
         """``y o u f u c k i n g ...``: the letters of a run of single characters, read as one word."""
         if joined in self._spaced:
             return self._spaced[joined]
@@ -241,26 +243,27 @@ class AbuseRule:
                     term = entry
                     break
         result = _Found.of(term, "spaced letters") if term else None
-        if len(self._spaced) >= _MEMO_SIZE:
-            self._spaced.clear()
-        self._spaced[joined] = result
+        if remember:
+            if len(self._spaced) >= _MEMO_SIZE:
+                self._spaced.clear()
+            self._spaced[joined] = result
         return result
 
-    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED, *, remember: bool = True) -> list[Hit]:
         lowered = text.lower()
         hits: list[Hit] = []
         singles: list[tuple[int, int, str]] = []
 
         def flush_singles() -> None:
             if len(singles) >= 3:
-                found = self._match_spaced("".join(s[2] for s in singles))
+                found = self._match_spaced("".join(s[2] for s in singles), remember)
                 if found:
                     hits.append(Hit("abusive", found.rule, found.score, singles[0][0], singles[-1][1], detail=found.detail,
                                     category=found.category))
             singles.clear()
 
         for match in _TOKEN.finditer(lowered):
-            kind, offset, core, found = self._token(match.group())
+            kind, offset, core, found = self._token(match.group(), remember)
             if kind == _LETTER:
                 start = match.start() + offset
                 singles.append((start, start + len(core), core))

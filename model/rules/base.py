@@ -155,6 +155,7 @@ class Rule(Protocol):
 
     name: str
 
-    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
-        """Return every hit in ``text`` (already normalised); call ``budget.check(step)`` between costly steps."""
+    def find(self, text: str, budget: Budget = UNLIMITED, *, remember: bool = True) -> list[Hit]:
+        """Return every hit in ``text`` (already normalised); call ``budget.check(step)`` between costly steps.
+        ``remember=False``: keep nothing of ``text`` once answered (no memo of its words)."""
         ...

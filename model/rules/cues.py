@@ -44,7 +44,8 @@ class CueRule:
     def from_file(cls, path: Path) -> CueRule:
         return cls(load_rule_file(path, CuesFile), where=str(path))
 
-    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED, *, remember: bool = True) -> list[Hit]:
+        # Keeps nothing of the text between calls, so ``remember`` changes nothing here.
         hits: list[Hit] = []
         possible = self._gate.mask(text)
         for label, patterns in self._cue_slots.items():

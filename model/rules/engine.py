@@ -61,17 +61,18 @@ class RulesEngine:
             CueRule.from_file(rules_dir / "cues.yaml"),
         ])
 
-    def analyze(self, text: str, budget: Budget | None = None) -> RulesOutput:
+    def analyze(self, text: str, budget: Budget | None = None, *, remember: bool = True) -> RulesOutput:
         """Every rule over ``text``, in order (personal data first). With a ``budget``, a rule that runs past
         it is cut short and the rules after it are skipped; the hits found until then still count, and
-        ``cut_short`` says where and why (the pipeline sends such a comment to review)."""
+        ``cut_short`` says where and why (the pipeline sends such a comment to review). ``remember=False``:
+        no rule keeps anything of ``text`` (the abuse rule's memo of words it has read)."""
         hits: list[Hit] = []
         cut_short = None
         budget = budget or Budget(None)
         for index, rule in enumerate(self.rules):
             try:
                 budget.check(f"{rule.name} (before it started)")
-                hits.extend(rule.find(text, budget))
+                hits.extend(rule.find(text, budget, remember=remember))
             except BudgetExceeded as exc:
                 started = not exc.step.endswith("(before it started)")
                 skipped = [r.name for r in self.rules[index + started:]]

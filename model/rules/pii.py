@@ -124,7 +124,8 @@ class PiiRule:
                             category="phone"))
         return hits
 
-    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED, *, remember: bool = True) -> list[Hit]:
+        # Keeps nothing of the text between calls, so ``remember`` changes nothing here.
         found: list[Hit] = self._phones(text, budget)
         *possible, postcode_possible = self._gate.mask(text)
         for pattern, ok in zip(self._scan, possible, strict=True):

@@ -99,7 +99,8 @@ class SpamRule:
             return 0.55, f"throwaway top-level domain .{parts.suffix}"
         return None
 
-    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED, *, remember: bool = True) -> list[Hit]:
+        # Keeps nothing of the text between calls, so ``remember`` changes nothing here.
         hits: list[Hit] = []
         lowered = text.lower()
         for pattern, possible in zip(self._phrases, self._gate.mask(lowered), strict=True):

@@ -87,7 +87,8 @@ class StaffRule:
         window = text[left:start] + " " + text[end:right]
         return bool(self._role.search(window))
 
-    def find(self, text: str, budget: Budget = UNLIMITED) -> list[Hit]:
+    def find(self, text: str, budget: Budget = UNLIMITED, *, remember: bool = True) -> list[Hit]:
+        # Keeps nothing of the text between calls, so ``remember`` changes nothing here.
         if not self._roster:
             return []
         lowered = text.lower()

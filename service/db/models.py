@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -206,3 +206,42 @@ class EventDelivery(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "HTTP 503", "ConnectError"
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class InboundEvent(Base):
+    """A platform's event (a comment, keyed by its id and words) that a webhook or the YouTube poller brought:
+    one row per (platform, key), so a replay finds it and nothing is decided twice (service.db.inbound). The
+    row is ``claimed`` while its comment is decided and ``decided`` once it is stored; ``record_id`` is the
+    classification it became."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("platform", "event_key", name="uq_inbound_events_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    platform: Mapped[str] = mapped_column(String(20))
+    event_key: Mapped[str] = mapped_column(String(300))
+    external_id: Mapped[str] = mapped_column(String(200))  # the platform's comment id
+    record_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(10), default="claimed")  # claimed, decided
+    claim: Mapped[str] = mapped_column(String(36))  # the attempt holding it (a token per request)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class UnknownPayload(Base):
+    """A platform payload sift could not read, kept byte for byte for an admin (``sift webhooks unknown``) with
+    what was wrong; purged after the retention period like comment texts. The same body delivered again (a
+    platform retrying) is one row, counted."""
+
+    __tablename__ = "webhook_unknown"
+    __table_args__ = (UniqueConstraint("body_sha256", name="uq_webhook_unknown_body"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    platform: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    times: Mapped[int] = mapped_column(Integer, default=1)

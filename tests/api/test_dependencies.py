@@ -20,9 +20,9 @@ class CountingBatcher:
         self.pipeline = pipeline
         self.texts: list[str] = []
 
-    async def classify(self, texts: list[str]) -> list[Classification]:
+    async def classify(self, texts: list[str], *, remember: bool = True) -> list[Classification]:
         self.texts.extend(texts)
-        return self.pipeline.classify_many(texts)  # type: ignore[no-any-return]
+        return self.pipeline.classify_many(texts, remember=[remember] * len(texts))  # type: ignore[no-any-return]
 
 
 class RefusingStore:

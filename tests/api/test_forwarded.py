@@ -5,7 +5,6 @@ cannot escape its limit by sending the header (uvicorn's proxy headers, configur
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,19 +13,13 @@ import httpx
 import pytest
 
 from tests.logscan import output_file
-from tests.serving import wait_until_healthy
+from tests.serving import free_port, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _statuses(tmp_path: Path, trusted: str) -> list[int]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "SIFT_DATA_DIR": str(tmp_path), "SIFT_SECRET_KEY": "t",
            "SIFT_MODEL_DIR": str(tmp_path / "none"), "SIFT_MODEL_POLL_SECONDS": "0", "SIFT_LOG_LEVEL": "WARNING",
            "SIFT_CLASSIFY_IP_LIMIT": "2/minute", "SIFT_FORWARDED_ALLOW_IPS": trusted}

@@ -159,3 +159,43 @@ def test_without_a_cache_every_text_goes_to_the_model(rules_engine: RulesEngine)
     Pipeline(rules_engine, model).classify_many(["same", "same"])  # type: ignore[arg-type]
     Pipeline(rules_engine, model).classify_many(["same"])  # type: ignore[arg-type]
     assert model.seen == ["same", "same"]
+
+
+def test_a_text_not_to_be_remembered_is_scored_but_never_enters_the_cache(rules_engine: RulesEngine) -> None:
+    model = CountingClassifier()
+    pipeline = Pipeline(rules_engine, model, cache_size=8)  # type: ignore[arg-type]
+    private = pipeline.classify_many(["Is my private text kept?"], remember=[False])
+    assert private[0].labels == ["query"] and model.seen == ["Is my private text kept?"]
+    assert "Is my private text kept?" not in pipeline._cache
+    pipeline.classify_many(["Is my private text kept?"], remember=[False])  # not looked up either: scored again
+    assert model.seen == ["Is my private text kept?"] * 2 and not pipeline._cache
+
+
+def test_in_a_mixed_batch_only_the_texts_that_may_be_remembered_are_cached(rules_engine: RulesEngine) -> None:
+    model = CountingClassifier()
+    pipeline = Pipeline(rules_engine, model, cache_size=8)  # type: ignore[arg-type]
+    pipeline.classify_many(["public one", "private one", "twin"], remember=[True, False, True])
+    assert list(pipeline._cache) == ["public one", "twin"]
+    pipeline.classify_many(["twin"], remember=[False])  # the private twin neither reads nor refreshes the entry
+    assert model.seen == ["public one", "private one", "twin", "twin"]
+    with pytest.raises(ValueError, match="2 flags for 1 texts"):
+        pipeline.classify_many(["one"], remember=[True, False])
+
+
+def test_supported_languages_are_the_models_or_english_for_the_rules(rules_engine: RulesEngine) -> None:
+    assert Pipeline(rules_engine).supported_languages == ("en",)
+    model = FakeClassifier()
+    model.languages = ("en", "cy")  # type: ignore[attr-defined]
+    assert Pipeline(rules_engine, model).supported_languages == ("en", "cy")  # type: ignore[arg-type]
+
+
+def test_a_text_not_to_be_remembered_leaves_no_word_in_the_abuse_rules_memo(rules_engine: RulesEngine) -> None:
+    abuse = next(rule for rule in rules_engine.rules if rule.name == "abuse")
+    pipeline = Pipeline(rules_engine)
+    private = pipeline.classify_many(["Zebulon Quartermaine you absolute w@nker", "Y O U  W A N K E R Zephyrine"],
+                                     remember=[False, False])
+    assert all("abusive" in r.labels for r in private)  # read as ever
+    memo = set(abuse._tokens) | set(abuse._spaced)  # type: ignore[attr-defined]
+    assert not {"zebulon", "quartermaine", "zephyrine", "youwanker"} & memo
+    pipeline.classify("Zebulon again")  # remembered as before when allowed
+    assert "zebulon" in abuse._tokens  # type: ignore[attr-defined]

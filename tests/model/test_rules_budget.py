@@ -23,14 +23,14 @@ DIGIT_GROUPS = "4111 " * 2000  # 10,000 characters the phone matcher reads slowl
 class _Found:
     name = "found"
 
-    def find(self, text: str, budget: Budget) -> list[Hit]:
+    def find(self, text: str, budget: Budget, *, remember: bool = True) -> list[Hit]:
         return [Hit("pii", "found.it", 0.95, 0, 4, entity="PHONE", category="phone")]
 
 
 class _Slow:
     name = "slow"
 
-    def find(self, text: str, budget: Budget) -> list[Hit]:
+    def find(self, text: str, budget: Budget, *, remember: bool = True) -> list[Hit]:
         time.sleep(0.02)
         budget.check("slow.step")
         raise AssertionError("the budget should have stopped this rule")
@@ -39,7 +39,7 @@ class _Slow:
 class _Never:
     name = "never"
 
-    def find(self, text: str, budget: Budget) -> list[Hit]:
+    def find(self, text: str, budget: Budget, *, remember: bool = True) -> list[Hit]:
         raise AssertionError("a rule after the cut must not run")
 
 

@@ -3,6 +3,7 @@ without the id; `sift authors erase` prints the counts; SQLite's files keep no c
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from model.policy.engine import PolicyEngine
 from model.shipped import POLICY_FILE, STAFF_ROSTER
 from service.comments import Submission, author_hash, classify, store
 from service.db.migrate import upgrade
-from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem
+from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, UnknownPayload
 from service.db.offences import history_scope
 from service.db.review import claim_next, decide
 from service.db.session import make_engine, make_session_factory
@@ -96,10 +97,28 @@ def test_erasure_removes_the_authors_records_texts_offences_items_and_notes_and_
         assert entry is not None and entry.event == "erasure" and entry.actor == "dpo:sam"
         assert entry.decided == {"subject": subject(target or ""), "classifications": 4, "texts": done.texts,
                                  "review_items": done.review_items, "offences": done.offences, "audit_notes": done.audit_notes,
-                                 "channel": "twitter"}
+                                 "kept_payloads": 0, "channel": "twitter"}
         audit = json.dumps([[e.actor, e.event, e.note, e.model_said, e.decided] for e in session.scalars(select(AuditEntry))])
         assert "tw-4242" not in audit and target not in audit  # neither the id nor the hash it was stored under
         assert UNSURE[:20] in audit  # the bystanders' notes are still there (the erased ones are not counted in it)
+
+
+def test_kept_unreadable_payloads_naming_the_author_go_and_the_others_stay(sessions: sessionmaker[Session]) -> None:
+    bodies = {"names": b'{"entry": [{"from": {"id": "tw-4242"}, "field": "ratings"}]}',
+              "number": b'{"for_user_id": 1, "user": {"id": 4242}}',
+              "other": b'{"entry": [{"from": {"id": "tw-42424"}}], "n": 14242}'}
+    with sessions() as session:
+        for name, body in bodies.items():
+            session.add(UnknownPayload(id=name, platform="meta", reason="test", body=body,
+                                       body_sha256=hashlib.sha256(body).hexdigest()))
+        session.commit()
+    with sessions() as session:
+        assert erase_author(session, SECRET, channel="facebook", author_id="tw-4242", actor="dpo:sam",
+                            dry_run=True).kept_payloads == 1
+    with sessions() as session:
+        done = erase_author(session, SECRET, channel="twitter", author_id="4242", actor="dpo:sam")
+        assert done.kept_payloads == 1 and done.found
+        assert set(session.scalars(select(UnknownPayload.id))) == {"names", "other"}
 
 
 def test_a_dry_run_counts_and_changes_nothing(populated) -> None:  # type: ignore[no-untyped-def]
