@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,14 @@ def test_replaying_an_unknown_event_is_refused(tmp_path: Path, monkeypatch: pyte
     assert both.exit_code == 2 and "not both" in both.output
     listed = CliRunner().invoke(app, ["events", "list", "--status", "lost"])
     assert listed.exit_code == 2 and "pending, delivered, dead" in listed.output
+
+
+def test_sift_serve_refuses_to_start_without_a_subscribers_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SIFT_HOST", "SIFT_PORT", "SIFT_DATA_DIR", "SIFT_MODEL_THREADS"):  # serve sets them for its workers
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SIFT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SIFT_EVENTS_FILE", str(_file(tmp_path)))
+    monkeypatch.delenv("CRM_HOOK_SECRET", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2 and "CRM_HOOK_SECRET (its signing secret) is not set" in result.output, result.output
