@@ -23,6 +23,7 @@ from api.storage import DurableStore, Stored
 from model.policy.engine import PolicyEngine
 from service.comments import Decided, HistoryScope, Submission, decide, no_history, rows
 from service.db.offences import history_scope
+from service.events import Subscribers
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Decider:
     secret: bytes
     history: HistoryScope
     model_expected: bool
+    events: Subscribers | None = None  # the subscribers told of each classification (service.events)
 
     async def run(self, items: Sequence[Submission], *, keep: bool = True,
                   record_ids: Sequence[str] | None = None) -> list[Outcome]:
@@ -61,13 +63,14 @@ class Decider:
             decided = [replace(d, record_id=rid) for d, rid in zip(decided, record_ids, strict=True)]
         if not keep:
             return [Outcome(d, None) for d in decided]
-        stored = await self.store.save(rows(decided))
+        stored = await self.store.save(rows(decided, events=self.events))
         return [Outcome(d, stored) for d in decided]
 
 
 async def get_decider(request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep, metrics: MetricsDep,
                       secret: AuthorSecretDep, history: HistoryDep) -> Decider:
-    return Decider(batcher, store, policy, metrics, secret, history, request.app.state.model_expected)
+    return Decider(batcher, store, policy, metrics, secret, history, request.app.state.model_expected,
+                   request.app.state.subscribers)
 
 
 DeciderDep = Annotated[Decider, Depends(get_decider)]
@@ -77,4 +80,4 @@ def app_decider(app: FastAPI) -> Decider:
     """The same decider outside a request, from the app's own parts (the YouTube poller in the lifespan)."""
     state = app.state
     return Decider(state.batcher, state.store, state.policy, state.metrics, state.author_secret,
-                   history_scope(state.session_factory), state.model_expected)
+                   history_scope(state.session_factory), state.model_expected, state.subscribers)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, headers, metrics
+from api import events as events_out
 from api.batcher import MicroBatcher
 from api.deps import MetricsScope
 from api.lifecycle import Drain, Draining
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(cfg.effective_database_url)
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.author_secret = cfg.author_secret()
+        # Events out: the sessions write events for the subscribers of SIFT_EVENTS_FILE (none: nothing is written).
+        app.state.events_out = events_out.prepare(app.state.session_factory, cfg)
+        app.state.subscribers = app.state.events_out.subscribers if app.state.events_out else None
         app.state.known_keys = KnownKeys()  # API keys seen valid, for a database outage (service.keys)
         app.state.rate_limits = RateLimits.from_settings(cfg, app.state.session_factory, app.state.author_secret)
         policy = DecisionPolicy(review_bands=dict.fromkeys(TARGETS, (cfg.review_band_low, cfg.review_band_high)),
@@ -87,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = DurableStore(app.state.writer, Outbox(cfg.data_dir / "outbox"), app.state.session_factory,
                                        app.state.engine)
         app.state.store.start()
+        if app.state.events_out:
+            app.state.events_out.start()
         give_back_sigterm = take_sigterm(drain, cfg.shutdown_grace_seconds)
         purged = purge_on_start(app)
         if purged:
@@ -109,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.batcher.stop()
         await app.state.writer.stop()
         await app.state.store.stop()
+        if app.state.events_out:
+            await app.state.events_out.stop()
         give_back_sigterm()
         checkpoint(app.state.engine)  # nothing left only in the WAL
         reopen(app.state.engine)  # closes the connections (unless closing would meet a damaged -shm file)

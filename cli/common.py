@@ -71,13 +71,19 @@ def configure_logging(level: str) -> None:
 
 
 def session() -> Session:
-    """A session on the configured database, migrated first."""
+    """A session on the configured database, migrated first; it writes events for the subscribers of
+    ``SIFT_EVENTS_FILE`` (the service sends them), as the service's sessions do."""
     from service.db.migrate import upgrade
     from service.db.session import make_engine, make_session_factory
+    from service.events import SESSION_KEY, Subscribers
 
-    url = settings().effective_database_url
+    cfg = settings()
+    url = cfg.effective_database_url
     upgrade(url)
-    return make_session_factory(make_engine(url))()  # type: ignore[no-any-return]
+    factory = make_session_factory(make_engine(url))
+    if cfg.events_file is not None:
+        factory.configure(info={SESSION_KEY: Subscribers.load(cfg.events_file)})
+    return factory()  # type: ignore[no-any-return]
 
 
 def pipeline(cfg: Settings | None = None, *, model_dir: Path | None = None, staff_roster: Path | None = None,

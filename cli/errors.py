@@ -33,12 +33,13 @@ def _domain_errors() -> list[tuple[type[BaseException], int]]:
     from service.db.repository import ApiKeyError
     from service.db.review import ReviewError
     from service.erasure import ErasureError
+    from service.events import EventsConfigError
     from service.users import AuthError
 
     mapping: list[tuple[type[BaseException], int]] = [
         (Refused, REFUSED), (ValidationError, USAGE), (InvalidTextError, USAGE), (PolicyError, USAGE),
         (SubmissionError, USAGE), (ApiKeyError, USAGE), (AuthError, USAGE), (ReviewError, USAGE),
-        (ErasureError, USAGE), (FileNotFoundError, USAGE),
+        (ErasureError, USAGE), (EventsConfigError, USAGE), (FileNotFoundError, USAGE),
     ]
     try:
         from training.data import DataError

@@ -10,7 +10,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-from cli import access, authors, classify, data, models, policy, review, serve, webhooks  # noqa: E402 - after the offline switches
+from cli import access, authors, classify, data, events, models, policy, review, serve, webhooks  # noqa: E402 - after the offline switches
 from cli.common import App  # noqa: E402
 
 app = App(help="sift: classify comments sent to an organisation's social media accounts.")
@@ -27,6 +27,7 @@ app.add_typer(access.keys_app, name="keys")
 app.add_typer(serve.db_app, name="db")
 app.add_typer(data.data_app, name="data")
 app.add_typer(models.models_app, name="models")
+app.add_typer(events.events_app, name="events")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 
 

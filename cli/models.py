@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.common import App, configure_logging, pipeline, settings
+from cli.common import App, configure_logging, pipeline, session, settings
 from cli.errors import Refused
 from model.classifier import MODEL_META_FILE
 
@@ -24,7 +24,24 @@ models_app = App(help="The local model registry: list, promote, roll back.")
 def _registry() -> Registry:
     from training.registry import Registry
 
-    return Registry(settings().data_dir / "models")
+    cfg = settings()
+    return Registry(cfg.data_dir / "models", on_promote=_tell_subscribers if cfg.events_file else None)
+
+
+def _tell_subscribers(promotion: dict[str, Any]) -> None:
+    """The ``model.promoted`` event, written to the database for the service to send (SIFT_EVENTS_FILE)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.db.session import fault_reason
+    from service.events import model_promoted
+
+    try:
+        with session() as db:
+            if model_promoted(db, promotion):
+                db.commit()
+    except SQLAlchemyError as exc:  # the promotion is made: say plainly that its event is not
+        typer.echo(f"warning: {promotion['version']} is current, but the model.promoted event could not be written "
+                   f"({fault_reason(exc)}); subscribers will not hear of this promotion", err=True)
 
 
 def _release() -> Path | None:

@@ -28,6 +28,10 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
         # Each worker's model gets its share of the cores, so N workers do not fight over them.
         os.environ["SIFT_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     cfg = settings(host=host, port=port)
+    if cfg.events_file is not None:  # a bad events file or a missing secret: one clear line, before any worker starts
+        from service.events import Subscribers
+
+        Subscribers.load(cfg.events_file).with_secrets()
     # The workers read the settings from the environment: pin the folder resolved here, so a relative
     # SIFT_DATA_DIR means the same folder in every worker.
     os.environ["SIFT_DATA_DIR"] = str(cfg.data_dir)

@@ -34,7 +34,8 @@ from model.pipeline import MAX_TEXT_CHARS, Pipeline
 from model.policy.engine import PolicyDecision, PolicyEngine
 from model.policy.history import NoHistory, OffenceHistory
 from model.result import Classification
-from service.db.models import AuthorOffence, ClassificationRecord, ReviewItem, utcnow
+from service.db.models import AuthorOffence, ClassificationRecord, EventDelivery, ReviewItem, utcnow
+from service.events import Subscribers, classification_rows, subscribers_of
 
 Origin = Literal["uncertain", "suggested"]  # why an item is in the review queue
 
@@ -214,10 +215,11 @@ def stored_changes(submission: Submission) -> list[str]:
 Rows = dict[str, list[dict[str, Any]]]  # table name -> rows to insert, as plain values
 
 
-def rows(decided: Sequence[Decided], *, origin: Origin = "uncertain") -> Rows:
+def rows(decided: Sequence[Decided], *, origin: Origin = "uncertain", events: Subscribers | None = None) -> Rows:
     """The rows that store ``decided``: the classification records, the removals counted against their
-    authors, the review items. Every id is fixed here, so the same rows can be written later (from the
-    outbox) without being duplicated."""
+    authors, the review items, and the events that report them to ``events``' subscribers (none when no
+    subscriber wants them). Every id is fixed here, so the same rows can be written later (from the outbox)
+    without being duplicated."""
     now = utcnow()
     records: list[dict[str, Any]] = []
     offences: list[dict[str, Any]] = []
@@ -250,16 +252,20 @@ def rows(decided: Sequence[Decided], *, origin: Origin = "uncertain") -> Rows:
             reviews.append({"id": str(uuid.uuid4()), "classification_id": record_id, "status": "open", "origin": origin,
                             "priority_rank": PRIORITY_RANK.get(decision.priority, PRIORITY_RANK["low"]),
                             "due_at": due, "reasons": reasons, "created_at": now})
-    return {ClassificationRecord.__tablename__: records, AuthorOffence.__tablename__: offences,
-            ReviewItem.__tablename__: reviews}
+    out = {ClassificationRecord.__tablename__: records, AuthorOffence.__tablename__: offences,
+           ReviewItem.__tablename__: reviews}
+    deliveries = classification_rows(events, out)
+    if deliveries:
+        out[EventDelivery.__tablename__] = deliveries
+    return out
 
 
-_TABLES = {model.__tablename__: model for model in (ClassificationRecord, AuthorOffence, ReviewItem)}
+_TABLES = {model.__tablename__: model for model in (ClassificationRecord, AuthorOffence, ReviewItem, EventDelivery)}
 
 
 def drop_records(rows: Rows, ids: set[str]) -> Rows:
-    """``rows`` less the classification records whose id is in ``ids``, with the offences and review items
-    that belong to them (``rows`` itself when there is nothing to drop)."""
+    """``rows`` less the classification records whose id is in ``ids``, with the offences, review items and
+    events that belong to them (``rows`` itself when there is nothing to drop)."""
     if not ids:
         return rows
     return {table: [r for r in table_rows
@@ -279,7 +285,7 @@ def insert_rows(session: Session, rows: Rows, *, skip_existing: bool = False) ->
     if skip_existing and ids:
         rows = drop_records(rows, set(session.scalars(select(ClassificationRecord.id)
                                                       .where(ClassificationRecord.id.in_(ids)))))
-    for table in (ClassificationRecord.__tablename__, AuthorOffence.__tablename__, ReviewItem.__tablename__):
+    for table in _TABLES:
         if rows.get(table):
             session.execute(insert(_TABLES[table]), rows[table])
     return ids
@@ -287,6 +293,7 @@ def insert_rows(session: Session, rows: Rows, *, skip_existing: bool = False) ->
 
 def store(session: Session, decided: Sequence[Decided], *, origin: Origin = "uncertain") -> list[str]:
     """Store each decision; text is kept only when a moderator will need to read it. Removals count against
-    their author; uncertain items (or, with ``origin="suggested"``, every item) join the review queue. The
-    caller commits: the service shares one commit among concurrent requests."""
-    return insert_rows(session, rows(decided, origin=origin))
+    their author; uncertain items (or, with ``origin="suggested"``, every item) join the review queue; the
+    session's event subscribers are told. The caller commits: the service shares one commit among concurrent
+    requests."""
+    return insert_rows(session, rows(decided, origin=origin, events=subscribers_of(session)))

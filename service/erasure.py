@@ -8,6 +8,8 @@ the id given is hashed with the same secret and everything held against that has
   batch``, ``sift review suggest``);
 - their review items, open or decided;
 - the removals counted against them (``author_offences``);
+- the events about those records waiting to be sent, or sent, to subscribers (``event_deliveries``: they
+  carry the comment's platform id and labels);
 - the platform payloads kept because sift could not read them (``webhook_unknown``, kept byte for byte, so
   the author's id is there in clear) that name the author's id as a JSON string;
 - the moderators' notes on those items in the audit log (a note may quote the comment). The rest of those
@@ -42,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from model.labels import Channel
 from service.comments import Rows, author_hash, drop_records
-from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, UnknownPayload
+from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, EventDelivery, ReviewItem, UnknownPayload
 
 CHANNELS = get_args(Channel)
 
@@ -123,6 +125,8 @@ def erase_author(session: Session, secret: bytes, *, channel: str, author_id: st
                 session.execute(delete(ReviewItem).where(ReviewItem.id.in_(items)),
                                 execution_options={"synchronize_session": False})
                 session.execute(delete(AuthorOffence).where(offences), execution_options={"synchronize_session": False})
+                session.execute(delete(EventDelivery).where(EventDelivery.classification_id.in_(records)),
+                                execution_options={"synchronize_session": False})
                 session.execute(delete(ClassificationRecord).where(ClassificationRecord.author_hash == hashed),
                                 execution_options={"synchronize_session": False})
                 if payloads:

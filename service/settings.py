@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     signin_ip_limit: str = Field("20/15 minutes", description="sign-in attempts per client address, whatever the username")
     session_idle_minutes: int = Field(60, ge=1, le=24 * 60, description="a moderator's session ends after this long unused")
     session_max_hours: int = Field(12, ge=1, le=24 * 30, description="a moderator's session ends this long after sign-in")
+    # Events out (service.events, api.events): signed webhooks to the subscribers the events file names.
+    events_file: Path | None = Field(None, description="the subscribers of events out (YAML, see README \"Events out\"); "
+                                                      "empty: no events are written or sent")
+    events_attempts: int = Field(18, ge=1, le=100, description="attempts per delivery before it becomes a dead letter "
+                                                              "(18 with the default backoff: about a day and a half)")
+    events_retry_first_seconds: float = Field(5.0, gt=0, le=3600, description="wait after the first failed attempt; "
+                                                                             "doubled after each failure")
+    events_retry_max_seconds: float = Field(6 * 3600, gt=0, le=7 * 24 * 3600, description="the longest wait between attempts")
+    events_timeout_seconds: float = Field(15.0, gt=0, le=120, description="how long a subscriber has to answer one attempt")
+    events_poll_seconds: float = Field(1.0, gt=0, le=60, description="how often each worker looks for events due")
+    events_sla_check_seconds: float = Field(60.0, gt=0, le=3600, description="how often open review items' deadlines "
+                                                                           "are checked (sla.at_risk, sla.breached)")
+    events_sla_warning_minutes: float = Field(30.0, ge=0, le=7 * 24 * 60, description="sla.at_risk fires this long "
+                                                                                    "before an item's deadline")
     # The platforms' webhooks (api.routes.webhooks). Each platform's endpoint answers 404, naming its setting,
     # until its secret is set: an unsigned delivery cannot be told from anyone's.
     meta_app_secret: SecretStr = Field(SecretStr(""), description="the Meta app's App Secret (App Dashboard, Settings, "
@@ -118,7 +132,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"SIFT_REVIEW_BANDS[{label!r}] must be [low, high] with 0 <= low <= high <= 1")
         return value
 
-    @field_validator("data_dir", "rules_dir", "org_file", "staff_roster", "policy_file", "model_dir")
+    @field_validator("data_dir", "rules_dir", "org_file", "staff_roster", "policy_file", "model_dir", "events_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         """A relative path is resolved once, against the folder sift was started in, and never again."""
@@ -168,6 +182,8 @@ class Settings(BaseSettings):
         if self.require_api_key is False and not is_loopback(self.host):
             raise ValueError(f"SIFT_REQUIRE_API_KEY=false is only allowed on a loopback address, not {self.host}; "
                              "create a key with `sift keys create` instead")
+        if self.events_retry_first_seconds > self.events_retry_max_seconds:
+            raise ValueError("SIFT_EVENTS_RETRY_FIRST_SECONDS must not be above SIFT_EVENTS_RETRY_MAX_SECONDS")
         if self.staff_roster is not None and not self.staff_roster.is_file():
             raise ValueError(f"SIFT_STAFF_ROSTER points at {self.staff_roster}, which does not exist")
         return self

@@ -4,13 +4,15 @@
     registry.promote("20261127-101500-ab12cd")   # atomically repoints ``current``
     registry.rollback()                          # back to the previous current
 
-Promotion history is kept in ``registry.json`` beside the versions.
+Promotion history is kept in ``registry.json`` beside the versions. ``on_promote`` is told of each
+promotion once it is made (``sift models promote`` writes the ``model.promoted`` event with it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,9 @@ class RegistryError(RuntimeError):
 
 
 class Registry:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, on_promote: Callable[[dict[str, Any]], None] | None = None):
         self.root = root
+        self.on_promote = on_promote
 
     @property
     def current_link(self) -> Path:
@@ -76,9 +79,11 @@ class Registry:
         os.symlink(version, tmp)
         os.replace(tmp, self.current_link)
         state = self._state()
-        state["promotions"].append({"version": version, "previous": previous, "at": datetime.now(UTC).isoformat(),
-                                    "reason": reason})
+        entry = {"version": version, "previous": previous, "at": datetime.now(UTC).isoformat(), "reason": reason}
+        state["promotions"].append(entry)
         self._save(state)
+        if self.on_promote is not None:
+            self.on_promote(entry)
 
     def rollback(self) -> str:
         state = self._state()

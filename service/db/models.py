@@ -179,6 +179,35 @@ class RateLimitCounter(Base):
     expires_at: Mapped[float] = mapped_column(Float, index=True)  # Unix time: compared with time.time()
 
 
+class EventDelivery(Base):
+    """One event for one subscriber: the outbox of events out (:mod:`service.events`, :mod:`api.events`).
+
+    Written in the same transaction as what it reports, so an event is never sent about something that was
+    not stored, nor lost when a subscriber is down. ``event_id`` is the event's own id (the ``webhook-id``
+    the subscriber de-duplicates on), the same for every subscriber and every attempt. A worker claims a row
+    by setting ``claimed_by`` and ``claimed_until`` (a lease: if the worker dies, another sends it again)."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "subscriber", name="uq_event_deliveries_event_subscriber"),
+                      Index("ix_event_deliveries_due", "status", "next_attempt_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    subscriber: Mapped[str] = mapped_column(String(100))
+    classification_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)  # the comment it is about
+    item_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)  # the review item it is about
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the body as sent: type, timestamp, data
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, delivered, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "HTTP 503", "ConnectError"
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class InboundEvent(Base):
     """A platform's event (a comment, keyed by its id and words) that a webhook or the YouTube poller brought:
     one row per (platform, key), so a replay finds it and nothing is decided twice (service.db.inbound). The

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from model.labels import FLAGS, LABELS, PRIORITY_RANK, REMOVAL_REASONS
 from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem, utcnow
 from service.db.offences import clear_offences, record_offences
+from service.events import decision_made
 
 CLAIM_MINUTES = 10
 
@@ -171,6 +172,7 @@ def _decide(session: Session, item_id: str, moderator: str, *, labels: Sequence[
         record_offences(session, record.author_hash, record.id, [r for r in removal if r not in already and r != "pii"],
                         record.created_at)
     session.flush()  # the entry's id and time, for the answer
+    decision_made(session, item, record, entry)  # review.decided, in this transaction (when someone subscribes)
     return entry
 
 
