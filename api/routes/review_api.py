@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -157,32 +157,44 @@ def pull_record(record_id: str, actor: ReviewerDep, session: SessionDep) -> Revi
 class ReviewFilterPublic(BaseModel):
     """The queue page's filters; every open item they match is acted on."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as JSON says it: false is not 0 hours
 
     label: Target | None = None
     channel: Channel | None = None
     min_age_hours: float | None = Field(None, ge=0, le=MAX_AGE_HOURS, allow_inf_nan=False)
-    overdue: bool = False
+    overdue: bool = Field(False, description="only items past their deadline")
+
+
+def _one_scope_schema(schema: dict[str, Any]) -> None:
+    """The schema says "exactly one of filter and item_ids", as the validator does, so clients (and schemathesis)
+    know: each is required in one branch, and neither may be null."""
+    for name in ("filter", "item_ids"):
+        prop = schema["properties"][name]
+        prop.update(next(s for s in prop.pop("anyOf") if s.get("type") != "null"))
+        prop.pop("default", None)
+    schema["oneOf"] = [{"required": ["filter"]}, {"required": ["item_ids"]}]
+    schema["examples"] = [{"action": "remove", "filter": {"label": "spam", "channel": "facebook"}, "dry_run": True}]
 
 
 class ReviewBulkCreate(BaseModel):
-    """A bulk action over the items a filter matches, or over the items named."""
+    """A bulk action over every open item a filter matches, or over the items named: exactly one of the two."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"action": "remove", "filter": {"label": "spam", "channel": "facebook"}, "dry_run": True}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=lambda schema: _one_scope_schema(schema))
 
     action: BulkAction = Field(description="confirm: the model's labels stand; clear: no label applies (the post stops "
                                            "counting against its author); remove: the model's labels stand, the post is removed")
-    filter: ReviewFilterPublic | None = Field(None, description="act on every open item it matches (at most "
-                                                                f"{MAX_BULK_ITEMS}); or give item_ids")
-    item_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(None, min_length=1, max_length=MAX_BULK_ITEMS)
+    filter: ReviewFilterPublic | None = Field(
+        None, description=f"act on every open item it matches (at most {MAX_BULK_ITEMS}); {{}} matches the whole queue")
+    item_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, min_length=1, max_length=MAX_BULK_ITEMS, description="act on these items (those ticked, or a dry run's)")
     note: str | None = Field(None, max_length=1000, description="kept in each item's audit entry")
     dry_run: bool = Field(False, description="say what would change and change nothing (the confirmation step)")
 
     @model_validator(mode="after")
     def _one_scope(self) -> ReviewBulkCreate:
-        if (self.filter is None) == (self.item_ids is None):
-            raise ValueError("give either filter or item_ids (exactly one of them)")
+        given = [name for name in ("filter", "item_ids") if name in self.model_fields_set]
+        if len(given) != 1 or getattr(self, given[0]) is None:  # null is not "given"
+            raise ValueError("give either filter or item_ids (exactly one of them, not null)")
         return self
 
 
@@ -223,10 +235,11 @@ def _bulk_public(plan: BulkPlan, result: BulkResult | None) -> ReviewBulkPublic:
                             skipped=[ReviewBulkSkippedPublic(item_id=s.item_id, reason=s.reason) for s in skipped])
 
 
-@router.post("/items/bulk", response_model=ReviewBulkPublic, responses=responses(401, 403, 404, 413, 422, 429, 500, 503))
+@router.post("/items/bulk/decisions", response_model=ReviewBulkPublic, responses=responses(401, 403, 404, 413, 422, 429, 500, 503))
 def bulk_decision(body: ReviewBulkCreate, actor: ReviewerDep, session: SessionDep) -> ReviewBulkPublic:
     """Decide many items at once, one audit entry each, in one transaction; items held by another moderator are
-    skipped and listed. More than the cap matching the filter is a 422: narrow the filter or name the items."""
+    skipped and listed. More than the cap matching the filter is a 422: narrow the filter or name the items.
+    (Not ``/items/bulk``: that path is the review page of an item called "bulk" for any other method.)"""
     flt = QueueFilter(**body.filter.model_dump()) if body.filter else None
     plan = plan_bulk(session, body.action, actor, flt=flt, item_ids=body.item_ids)  # refusals: api.errors.review_refused
     return _bulk_public(plan, None if body.dry_run else apply_bulk(session, plan, actor, note=body.note))

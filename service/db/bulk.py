@@ -136,8 +136,8 @@ def _chosen(session: Session, item_ids: Sequence[str]) -> list[tuple[ReviewItem,
 def plan_bulk(session: Session, kind: BulkAction, moderator: str, *, flt: QueueFilter | None = None,
               item_ids: Sequence[str] | None = None) -> BulkPlan:
     """The plan for ``kind`` over the open items ``flt`` matches, or over ``item_ids`` (exactly one of them).
-    Changes nothing; raises :class:`BulkTooLarge` over :data:`MAX_BULK_ITEMS` items, ``ReviewNotFound`` for an
-    unknown id."""
+    Changes nothing; a filter matching nothing is an empty plan, not an error. Raises :class:`BulkTooLarge` over
+    :data:`MAX_BULK_ITEMS` items, ``ReviewNotFound`` for an unknown id."""
     if kind not in BULK_ACTIONS:
         raise ReviewInvalid(f"unknown bulk action {kind!r}; the actions are {list(BULK_ACTIONS)}")
     if (flt is None) == (item_ids is None):
@@ -149,8 +149,6 @@ def plan_bulk(session: Session, kind: BulkAction, moderator: str, *, flt: QueueF
                                "once: narrow it (label, channel, older than) or tick the items to change")
     else:
         rows = _chosen(session, item_ids or [])
-    if not rows:
-        raise ReviewInvalid("no items to change: the filter matches none, or none were ticked")
     plan = BulkPlan(kind, [])
     for item, record in rows:
         held = _held_by_other(item, moderator)

@@ -44,7 +44,7 @@ def _item_id(app: Any, record_id: str) -> str:
 
 
 def _bulk(app: Any, **body: Any) -> Any:
-    return app.state.test_client.post("/review/items/bulk", headers=_key(app), json=body)
+    return app.state.test_client.post("/review/items/bulk/decisions", headers=_key(app), json=body)
 
 
 def _decisions(app: Any) -> list[AuditEntry]:
@@ -248,7 +248,8 @@ def test_a_filter_matching_more_than_the_cap_is_refused_and_changes_nothing(app,
     assert refused.status_code == 422
     assert "more than 2 items" in refused.json()["error"] and "narrow it" in refused.json()["error"]
     assert _decisions(app) == []
-    assert _bulk(app, action="remove", filter={"channel": "facebook", "min_age_hours": 1}).status_code == 422  # none match
+    none = _bulk(app, action="remove", filter={"channel": "facebook", "min_age_hours": 1})  # none match: nothing to do
+    assert none.status_code == 200 and none.json()["count"] == 0 and _decisions(app) == []
 
 
 BAD_BODIES = {
@@ -265,7 +266,7 @@ BAD_BODIES = {
 @pytest.mark.parametrize(("body", "code", "says"), BAD_BODIES.values(), ids=BAD_BODIES.keys())
 def test_a_bad_bulk_request_is_a_clear_4xx(app, body: dict[str, Any], code: int, says: str) -> None:  # type: ignore[no-untyped-def]
     _post(app, ABUSIVE)
-    answer = app.state.test_client.post("/review/items/bulk", headers={**_key(app), "Content-Type": "application/json"},
+    answer = app.state.test_client.post("/review/items/bulk/decisions", headers={**_key(app), "Content-Type": "application/json"},
                                         content=json.dumps(body))  # json.dumps writes Infinity, as a careless client might
     assert answer.status_code == code, answer.text
     assert says in answer.text
@@ -276,20 +277,21 @@ def test_the_bulk_route_needs_the_review_scope_or_a_moderator_with_the_csrf_head
     client: TestClient = app.state.test_client
     _post(app, ABUSIVE)
     body = {"action": "clear", "filter": {}}
-    assert client.post("/review/items/bulk", json=body).status_code == 401
-    assert client.post("/review/items/bulk", json=body, headers={"X-API-Key": app.state.classify_key}).status_code == 403
+    assert client.post("/review/items/bulk/decisions", json=body).status_code == 401
+    assert client.post("/review/items/bulk/decisions", json=body, headers={"X-API-Key": app.state.classify_key}).status_code == 403
     token = login(client)
-    assert client.post("/review/items/bulk", json=body).status_code == 403  # the cookie without the CSRF header
+    assert client.post("/review/items/bulk/decisions", json=body).status_code == 403  # the cookie without the CSRF header
     assert _decisions(app) == []
-    done = client.post("/review/items/bulk", json=body, headers={"X-CSRF-Token": token})
+    done = client.post("/review/items/bulk/decisions", json=body, headers={"X-CSRF-Token": token})
     assert done.status_code == 200 and done.json()["count"] == 1
     assert [e.actor for e in _decisions(app)] == ["maria"]
 
 
 def test_the_bulk_route_declares_its_statuses(app) -> None:  # type: ignore[no-untyped-def]
     spec = app.state.test_client.get("/openapi.json").json()
-    declared = set(spec["paths"]["/review/items/bulk"]["post"]["responses"])
+    declared = set(spec["paths"]["/review/items/bulk/decisions"]["post"]["responses"])
     assert {"200", "401", "403", "404", "422", "500", "503"} <= declared
+    assert app.state.test_client.get("/review/items/bulk/decisions", headers=_key(app)).status_code == 405
 
 
 # --- the pages -------------------------------------------------------------------------------------------------------
