@@ -16,7 +16,9 @@ from service.db import bulk
 from service.db.item_context import platform_link
 from service.db.models import AuditEntry, AuthorOffence, ClassificationRecord, ReviewItem
 from service.db.review import QueueFilter, claim, list_items
-from tests.api.test_review import app, login  # noqa: F401 - the review app fixture (users maria and sam, a review key)
+from tests.api import test_review
+
+app, login = test_review.app, test_review.login  # the review app fixture (users maria and sam, a review key), signing in
 
 ABUSIVE = "those clowns again"  # in review: negative + abusive, policy remove_post
 PII = "those clowns want my tenancy ref 00458812"  # in review: negative + abusive + pii, policy delete_post
@@ -376,3 +378,27 @@ def test_the_label_filter_finds_matches_behind_many_items_that_do_not_match(app,
         found = list_items(session, QueueFilter(label="abusive", limit=2))
         assert len(found) == 2 and {rec.id for _, rec in found} <= set(wanted)
         assert {rec.id for _, rec in list_items(session, QueueFilter(label="abusive", limit=50))} == set(wanted)
+
+
+# --- on each database ------------------------------------------------------------------------------------------------
+
+def test_history_and_a_bulk_action_on_each_database(tmp_path: Path, database_url: str) -> None:
+    from api.main import create_app
+    from service.db.repository import create_api_key
+    from tests.api.conftest import make_settings
+
+    sift = create_app(make_settings(tmp_path, database_url=database_url, model_poll_seconds=0))
+    with TestClient(sift) as client:
+        with sift.state.session_factory() as session:
+            _, key = create_api_key(session, "tool", ["review"])
+        records = [client.post("/classify", json={"text": f"{ABUSIVE} {i}", "author_id": "x-1", "channel": "twitter"}).json()["record_id"]
+                   for i in range(3)]
+        items = client.get("/review/items", headers={"X-API-Key": key}).json()["items"]
+        assert {i["record_id"]: len(i["author_history"]) for i in items} == dict.fromkeys(records, 2)
+        done = client.post("/review/items/bulk/decisions", headers={"X-API-Key": key}, json={"action": "remove", "filter": {}})
+        assert done.status_code == 200 and done.json()["count"] == 3
+        with sift.state.session_factory() as session:
+            entries = list(session.scalars(select(AuditEntry).where(AuditEntry.event == "decision")))
+            assert sorted(e.classification_id or "" for e in entries) == sorted(records)
+        history = client.post(f"/review/records/{records[0]}/pull", headers={"X-API-Key": key}).json()["author_history"]
+        assert [h["decision"]["action"] for h in history] == ["remove_post", "remove_post"]

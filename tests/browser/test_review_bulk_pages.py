@@ -12,7 +12,9 @@ import httpx
 from sqlalchemy import select
 
 from service.db.models import AuditEntry, ReviewItem
-from tests.browser.test_review_pages import browser, server, sign_in  # noqa: F401 - the fixtures
+from tests.browser import test_review_pages as pages
+
+server, browser, sign_in = pages.server, pages.browser, pages.sign_in  # the fixtures and signing in, shared
 
 PARENT = "Our new office on Station Road opens on Monday <b>9am</b> & everyone's welcome"
 
