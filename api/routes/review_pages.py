@@ -198,6 +198,8 @@ def bulk_confirm(request: Request, web: ModeratorPageDep, session: SessionDep, c
     """The confirmation step: how many items the action will change, and which; nothing changes yet."""
     _check_csrf(web, csrf_token)
     flt = _queue_filter(label, channel, min_age_hours, overdue)
+    if scope not in ("filter", "checked"):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "choose every item the filter matches, or the ticked items")
     if scope == "checked" and not item_ids:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no items are ticked: tick the items to change, or "
                             "choose every item the filter matches")

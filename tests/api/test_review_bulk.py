@@ -336,6 +336,19 @@ def test_the_pages_act_on_the_ticked_items_only(app) -> None:  # type: ignore[no
     assert sorted(e.classification_id or "" for e in _decisions(app)) == sorted([records[0], records[2]])
 
 
+def test_the_confirmation_page_refuses_a_filter_over_the_cap_saying_so(app, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient = app.state.test_client
+    monkeypatch.setattr(bulk, "MAX_BULK_ITEMS", 1)
+    for i in range(2):
+        _post(app, f"{ABUSIVE} {i}")
+    token = login(client)
+    page = client.post("/review/bulk", data=_bulk_form(token, action="remove", scope="filter"), headers={"Accept": "text/html"})
+    assert page.status_code == 422 and "the filter matches more than 1 items" in page.text and "narrow it" in page.text
+    odd = client.post("/review/bulk", data=_bulk_form(token, action="remove", scope="everything"), headers={"Accept": "text/html"})
+    assert odd.status_code == 422 and "the ticked items" in odd.text
+    assert _decisions(app) == []
+
+
 @pytest.mark.parametrize("step", ["confirm", "apply"])
 @pytest.mark.parametrize("token", ["", "forged"])
 def test_the_bulk_forms_need_the_csrf_token(app, step: str, token: str) -> None:  # type: ignore[no-untyped-def]
