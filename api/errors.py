@@ -58,7 +58,7 @@ def _field(loc: tuple) -> str:  # type: ignore[type-arg]
     return ".".join(parts) or "body"
 
 
-async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = []
     for err in exc.errors():
@@ -71,7 +71,8 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         elif err["type"] == "missing":
             message = "this field is required"
         elif err["type"] == "extra_forbidden":
-            message = "unknown field; allowed fields are text, channel, author_id, id, posted_at (and items for a batch)"
+            message = ("unknown field; allowed fields are text, channel, author_id, id, posted_at (and items for a batch)"
+                       if request.url.path.startswith("/classify") else "unknown field; the API's schema (/docs) lists the allowed ones")
         details.append({"field": _field(tuple(err["loc"])), "message": message.removeprefix("Value error, ")})
     return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
                         content={"error": "the request is not valid", "details": details})

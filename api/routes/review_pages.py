@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -18,6 +19,8 @@ from api.deps import ModeratorPageDep, SessionDep, WebSessionDep, client_address
 from api.ratelimit import RateLimits
 from model.labels import CHANNELS, FLAGS, LABELS, PRIORITY_RANK
 from model.policy.config import ACTIONS
+from service.db.bulk import BulkAction, BulkPlan, BulkResult, apply_bulk, model_choice, plan_bulk
+from service.db.item_context import author_history, platform_link
 from service.db.models import AuditEntry, ClassificationRecord, ReviewItem, utcnow
 from service.db.review import (
     MAX_AGE_HOURS,
@@ -36,6 +39,7 @@ from service.users import authenticate
 router = APIRouter(prefix="/review", tags=["review pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 RANK_NAMES = {v: k for k, v in PRIORITY_RANK.items()}
+BULK_NAMES = {"confirm": "Confirm the model", "clear": "Clear (no label applies)", "remove": "Remove"}
 MAX_DASHBOARD_DAYS = 366  # a year of days on one chart; more overflows the dates (and the page)
 
 
@@ -84,20 +88,25 @@ def logout(request: Request, web: ModeratorPageDep, session: SessionDep, csrf_to
     return response
 
 
-@router.get("", response_class=HTMLResponse)
-def queue(request: Request, web: ModeratorPageDep, session: SessionDep, label: str = "", channel: str = "",
-          min_age_hours: str = "", overdue: bool = False) -> Response:
+def _queue_filter(label: str, channel: str, min_age_hours: str, overdue: bool) -> QueueFilter:
+    """The queue page's filter form as a QueueFilter (the page shows the first 100; a bulk action takes them all)."""
     try:  # an empty box in the filter form means "any age"
         age = float(min_age_hours) if min_age_hours.strip() else None
     except ValueError:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'older than' must be a number of hours") from None
     if age is not None and not 0 <= age <= MAX_AGE_HOURS:  # also NaN and inf
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"'older than' must be between 0 and {MAX_AGE_HOURS} hours")
-    flt = QueueFilter(label=label or None, channel=channel or None, min_age_hours=age, overdue=overdue, limit=100)
+    return QueueFilter(label=label or None, channel=channel or None, min_age_hours=age, overdue=overdue, limit=100)
+
+
+@router.get("", response_class=HTMLResponse)
+def queue(request: Request, web: ModeratorPageDep, session: SessionDep, label: str = "", channel: str = "",
+          min_age_hours: str = "", overdue: bool = False) -> Response:
+    flt = _queue_filter(label, channel, min_age_hours, overdue)
     items = list_items(session, flt)
     return templates.TemplateResponse(request, "queue.html", {
         "web": web, "items": items, "f": flt, "targets": LABELS + FLAGS, "channels": CHANNELS, "rank_names": RANK_NAMES,
-        "now": utcnow()})
+        "now": utcnow(), "bulk_names": BULK_NAMES})
 
 
 @router.post("/next")
@@ -142,13 +151,14 @@ def item_page(request: Request, item_id: str, web: ModeratorPageDep, session: Se
     rec = session.get(ClassificationRecord, item.classification_id)
     assert rec is not None
     policy = rec.policy or {"priority": "low", "actions": [], "sla": None}
-    model_flags = [f for f in FLAGS if (rec.flags or {}).get(f) is True]
+    model_labels, model_flags = model_choice(rec)
     return templates.TemplateResponse(request, "item.html", {
         "web": web, "item": item, "rec": rec, "message": message,
         "segments": _segments(rec.text, rec.evidence or []) if rec.text else [],
         "scores": sorted({**rec.scores, **{str(f): rec.flags.get(f"{f}_score", 0.0) for f in FLAGS}}.items(), key=lambda kv: -kv[1]),
         "decision": _Obj(policy), "labels": LABELS, "flags": FLAGS, "actions": ACTIONS,
-        "current_labels": rec.labels or [], "current_flags": model_flags, "model_choice": list(rec.labels or []) + model_flags})
+        "current_labels": rec.labels or [], "current_flags": model_flags, "model_choice": model_labels + model_flags,
+        "link": platform_link(rec.url), "history": author_history(session, [rec])[rec.id]})
 
 
 class _Obj(dict):  # type: ignore[type-arg]
@@ -170,6 +180,46 @@ def decide_form(item_id: str, web: ModeratorPageDep, session: SessionDep, csrf_t
         return RedirectResponse(f"/review/items/{item_id}?message={exc}", status.HTTP_303_SEE_OTHER)
     nxt = claim_next(session, web.username)
     return RedirectResponse(f"/review/items/{nxt.id}" if nxt else "/review", status.HTTP_303_SEE_OTHER)
+
+
+def _bulk_page(request: Request, web: Any, session: Any, plan: BulkPlan, result: BulkResult | None, back: str) -> Response:
+    records = {r.id: r for r in session.scalars(select(ClassificationRecord).where(
+        ClassificationRecord.id.in_([p.record_id for p in plan.items])))}
+    return templates.TemplateResponse(request, "bulk.html", {
+        "web": web, "plan": plan, "result": result, "records": records, "name": BULK_NAMES[plan.action], "back": back})
+
+
+@router.post("/bulk", response_class=HTMLResponse)
+def bulk_confirm(request: Request, web: ModeratorPageDep, session: SessionDep, csrf_token: Annotated[str, Form()] = "",
+                 action: Annotated[str, Form(max_length=20)] = "", scope: Annotated[str, Form(max_length=20)] = "filter",
+                 item_ids: Annotated[list[str] | None, Form()] = None, label: Annotated[str, Form(max_length=50)] = "",
+                 channel: Annotated[str, Form(max_length=50)] = "", min_age_hours: Annotated[str, Form(max_length=50)] = "",
+                 overdue: Annotated[bool, Form()] = False) -> Response:
+    """The confirmation step: how many items the action will change, and which; nothing changes yet."""
+    _check_csrf(web, csrf_token)
+    flt = _queue_filter(label, channel, min_age_hours, overdue)
+    if scope not in ("filter", "checked"):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "choose every item the filter matches, or the ticked items")
+    if scope == "checked" and not item_ids:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no items are ticked: tick the items to change, or "
+                            "choose every item the filter matches")
+    plan = plan_bulk(session, cast(BulkAction, action), web.username, flt=None if scope == "checked" else flt,
+                     item_ids=item_ids if scope == "checked" else None)  # an unknown action: a 422 naming the actions
+    back = "/review?" + urlencode({k: v for k, v in {"label": label, "channel": channel, "min_age_hours": min_age_hours,
+                                                     "overdue": "1" if overdue else ""}.items() if v})
+    return _bulk_page(request, web, session, plan, None, back)
+
+
+@router.post("/bulk/apply", response_class=HTMLResponse)
+def bulk_apply(request: Request, web: ModeratorPageDep, session: SessionDep, csrf_token: Annotated[str, Form()] = "",
+               action: Annotated[str, Form(max_length=20)] = "", item_ids: Annotated[list[str] | None, Form()] = None,
+               note: Annotated[str, Form(max_length=1000)] = "", back: Annotated[str, Form(max_length=2000)] = "/review") -> Response:
+    """Decide the items the moderator confirmed (their ids, not the filter again: an item that arrived since
+    the confirmation was never counted, so it is left alone)."""
+    _check_csrf(web, csrf_token)
+    plan = plan_bulk(session, cast(BulkAction, action), web.username, item_ids=item_ids or [])
+    result = apply_bulk(session, plan, web.username, note=note or None)
+    return _bulk_page(request, web, session, plan, result, back if back.startswith("/review") else "/review")
 
 
 @router.get("/dashboard", response_class=HTMLResponse)

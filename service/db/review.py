@@ -74,13 +74,26 @@ def list_items(session: Session, flt: QueueFilter, now: datetime | None = None) 
         query = query.where(ReviewItem.created_at <= now - timedelta(hours=flt.min_age_hours))
     if flt.overdue:
         query = query.where(ReviewItem.due_at.is_not(None), ReviewItem.due_at < now)
-    query = query.order_by(ReviewItem.priority_rank, ReviewItem.due_at.is_(None), ReviewItem.due_at, ReviewItem.created_at)
-    rows = [(i, c) for i, c in session.execute(query.limit(flt.limit * 4 if flt.label else flt.limit)).all()]
-    if flt.label:
-        # Labels live in JSON; filter here so SQLite and PostgreSQL behave the same.
-        rows = [(i, c) for i, c in rows if flt.label in (c.labels or []) or any(r.startswith(flt.label + ":") for r in i.reasons)
-                or bool((c.flags or {}).get(flt.label))][: flt.limit]
-    return rows
+    query = query.order_by(ReviewItem.priority_rank, ReviewItem.due_at.is_(None), ReviewItem.due_at, ReviewItem.created_at,
+                           ReviewItem.id)
+    if not flt.label:
+        return [(i, c) for i, c in session.execute(query.limit(flt.limit)).all()]
+    # Labels live in JSON; filter here so SQLite and PostgreSQL behave the same, reading the queue in pages until
+    # ``limit`` match (a bulk action over "every item the filter matches" must not miss any further down).
+    rows: list[tuple[ReviewItem, ClassificationRecord]] = []
+    page, offset = max(flt.limit * 4, 200), 0
+    while len(rows) < flt.limit:
+        batch = session.execute(query.offset(offset).limit(page)).all()
+        rows += [(i, c) for i, c in batch if _has_label(i, c, flt.label)]
+        if len(batch) < page:
+            break
+        offset += page
+    return rows[: flt.limit]
+
+
+def _has_label(item: ReviewItem, record: ClassificationRecord, label: str) -> bool:
+    return (label in (record.labels or []) or any(r.startswith(label + ":") for r in item.reasons)
+            or bool((record.flags or {}).get(label)))
 
 
 def _claimable(now: datetime) -> Any:
