@@ -202,7 +202,7 @@ def test_the_analyze_route_is_in_the_openapi_spec_with_its_statuses(open_client:
 # --- doNotStore: nothing kept, neither in the database nor in the model's score cache -------------------------
 
 
-class _Model:
+class PerspectiveModel:
     """A stand-in learnt model, so the pipeline's score cache is in play."""
 
     version = "fake-perspective"
@@ -226,7 +226,7 @@ def test_do_not_store_keeps_no_text_no_hash_and_no_cache_entry(tmp_path: Path, r
     private = "Private: my neighbour is an idiot and lives at number 12"
     public = "Public: the caretaker is an idiot"
     with TestClient(app) as client:
-        app.state.pipeline = Pipeline(rules_engine, _Model(), cache_size=16, languages=LanguageDetector())  # type: ignore[arg-type]
+        app.state.pipeline = Pipeline(rules_engine, PerspectiveModel(), cache_size=16, languages=LanguageDetector())  # type: ignore[arg-type]
         for text, do_not_store in ((private, True), (public, False)):
             answer = client.post(ANALYZE, json={"comment": {"text": text}, "doNotStore": do_not_store,
                                                 "requestedAttributes": {"TOXICITY": {}, "INSULT": {}}})

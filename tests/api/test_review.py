@@ -92,10 +92,10 @@ FORGED_COOKIES: dict[str, Callable[[str], str]] = {
     "the_hash_the_server_stores": lambda real: hashlib.sha256(real.encode()).hexdigest(),
     "empty": lambda _: "",
     # The signed cookies of before server-side sessions: none of them signs anybody in any more.
-    "old_signed_with_another_key": lambda _: TimestampSigner("not-the-secret").sign(_session_payload("maria", "known")).decode(),
-    "old_signed_with_the_raw_author_secret": lambda _: TimestampSigner("test-secret").sign(_session_payload("maria", "known")).decode(),
+    "old_signed_with_another_key": lambda _: TimestampSigner("not-the-secret").sign(_session_payload("maria", "kn0wn-c1")).decode(),
+    "old_signed_with_the_raw_author_secret": lambda _: TimestampSigner("test-secret").sign(_session_payload("maria", "kn0wn-c1")).decode(),
     "the_old_hand_built_format": lambda _: URLSafeTimedSerializer(b"test-secret", salt="sift-session").dumps(
-        {"u": "maria", "c": "known"}),
+        {"u": "maria", "c": "kn0wn-c1"}),
 }
 
 
@@ -112,7 +112,7 @@ def test_when_the_session_cookie_is_tampered_with_then_pages_ask_to_sign_in_and_
     page = client.get("/review", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/review/login"
     assert client.get("/review/items").status_code == 401
-    assert client.post(f"/review/items/{item_id}/claim", headers={"X-CSRF-Token": "known"}).status_code == 401
+    assert client.post(f"/review/items/{item_id}/claim", headers={"X-CSRF-Token": "kn0wn-c1"}).status_code == 401
 
 
 @pytest.mark.parametrize(("base_url", "secure"), [("http://testserver", False), ("https://testserver", True)])

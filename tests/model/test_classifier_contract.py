@@ -19,6 +19,7 @@ import pytest
 from model.classifier import MODEL_META_FILE, Classifier, ClassifierError
 from model.labels import TARGETS
 from model.loader import CLASSIFIER_KINDS
+from tests.api.test_perspective import PerspectiveModel
 from tests.model.test_language import EnglishModel
 from tests.model.test_pipeline import CountingClassifier, FakeClassifier
 
@@ -32,6 +33,7 @@ FAKES: dict[str, Callable[[], object]] = {
     "FakeClassifier": FakeClassifier,
     "CountingClassifier": CountingClassifier,
     "EnglishModel": EnglishModel,
+    "PerspectiveModel": PerspectiveModel,
 }
 
 LONG = ("the boiler has been broken for three weeks and nobody has called me back, " * 200)[:10_000]  # the API's limit
