@@ -34,6 +34,24 @@ class _Identifier(Protocol):
     def classify(self, text: str) -> tuple[str, SupportsFloat]: ...  # (ISO 639-1 code, numpy float probability)
 
 
+_LOADING = threading.Lock()
+_LOADED: list[_Identifier] = []
+
+
+def _identifier() -> _Identifier:
+    """py3langid's identifier, loaded once per process on first use (unpacking its model takes 0.5 to 1 s, which
+    every pipeline built, e.g. each app a test starts, would otherwise pay again). It keeps no state between
+    calls, so the threads of every pipeline can share it."""
+    if _LOADED:
+        return _LOADED[0]
+    with _LOADING:
+        if not _LOADED:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            _LOADED.append(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
+        return _LOADED[0]
+
+
 class LanguageDetector:
     """``detect(text)``: the likeliest language, and whether it is sure enough to act on.
 
@@ -44,16 +62,8 @@ class LanguageDetector:
     def __init__(self, min_letters: int = 20, min_score: float = 0.95):
         self.min_letters = min_letters
         self.min_score = min_score
-        self._identifier: _Identifier | None = None
-        self._lock = threading.Lock()
-
     def _load(self) -> _Identifier:
-        with self._lock:
-            if self._identifier is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        return self._identifier
+        return _identifier()
 
     def detect(self, text: str) -> Language:
         words = model_text(text).replace("@user", " ").replace("http", " ")
