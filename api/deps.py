@@ -160,6 +160,15 @@ async def perspective_caller(request: Request, settings: SettingsDep,
 
 
 PerspectiveCallerDep = Annotated[ApiKey | None, Depends(perspective_caller)]
+
+
+async def signed_caller(request: Request) -> None:
+    """For the doors whose callers sign their bodies instead of sending a key (Coral, Meta, X): the per-address
+    request limit of /classify, counted before the body is read or its signature checked."""
+    await _within_classify_limits(request, None)
+
+
+SignedCallerScope = Depends(signed_caller)
 # /metrics and the API docs: open on loopback without keys, else a key with the scope (any valid key for the docs).
 MetricsScope = Depends(_require_scope("metrics"))
 DocsScope = Depends(_require_scope(None))

@@ -87,8 +87,8 @@ class Settings(BaseSettings):
                                            "sign-in limits in the database, request limits in each worker's memory")
     classify_key_limit: str = Field("3000/minute", description="requests to /classify, /classify/batch and "
                                     "/v1alpha1/comments:analyze per API key")
-    classify_ip_limit: str = Field("6000/minute", description="requests to /classify, /classify/batch and "
-                                   "/v1alpha1/comments:analyze per client address")
+    classify_ip_limit: str = Field("6000/minute", description="requests to /classify, /classify/batch, "
+                                   "/v1alpha1/comments:analyze, /coral/moderate and the signed webhooks per client address")
     signin_user_limit: str = Field("5/15 minutes", description="sign-in attempts per username; a sign-in that succeeds "
                                                               "starts the count again, so this is the lockout after failures")
     signin_ip_limit: str = Field("20/15 minutes", description="sign-in attempts per client address, whatever the username")

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.decider import DeciderDep, Outcome
-from api.deps import PipelineDep, PolicyDep, SettingsDep
+from api.deps import PipelineDep, PolicyDep, SettingsDep, SignedCallerScope
 from api.errors import ERRORS
 from api.schemas import ErrorPublic
 from model.pipeline import Pipeline
@@ -45,6 +45,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: ERRORS[413],
     422: {"model": ErrorPublic, "description": "the body is not an External Moderation Request: the details name each "
                                                "field and what is wrong"},
+    429: ERRORS[429],
     500: ERRORS[500],
     503: {"model": ErrorPublic, "description": "SIFT_CORAL_SIGNING_SECRET is not set, or the database and the outbox "
                                                "cannot keep the comment"},
@@ -84,7 +85,7 @@ def _invalid(exc: ValidationError, *, at: tuple[str, ...] | None = None) -> Requ
     return RequestValidationError([{**err, "loc": ("body", *(at or err["loc"]))} for err in exc.errors()])
 
 
-@router.post("/moderate", response_model=CoralAnswer, responses=RESPONSES,
+@router.post("/moderate", response_model=CoralAnswer, responses=RESPONSES, dependencies=[SignedCallerScope],
              summary="A Coral external moderation phase's callback: its signed request in, its answer out")
 async def moderate(request: Request, decider: DeciderDep, pipeline: PipelineDep, policy: PolicyDep,
                    settings: SettingsDep,

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, SecretStr
 
 from api.decider import DeciderDep
-from api.deps import ClassifyCallerDep, SettingsDep
+from api.deps import ClassifyCallerDep, SettingsDep, SignedCallerScope
 from api.errors import ERRORS
 from api.inbound import Ingested, decode, ingest
 from api.schemas import ErrorDetail, ErrorPublic
@@ -61,7 +61,7 @@ _SIGNED = {"model": ErrorPublic, "description": "the signature header is missing
 _UNREAD = {"model": WebhookRefusedPublic, "description": "a payload, or part of one, sift cannot read: the details say "
                                                          "what was expected; the body is kept for an admin"}
 SIGNED_ERRORS: dict[int | str, dict[str, Any]] = {401: _SIGNED, 404: _OFF, 413: ERRORS[413], 422: _UNREAD,
-                                                  500: ERRORS[500], 503: ERRORS[503]}
+                                                  429: ERRORS[429], 500: ERRORS[500], 503: ERRORS[503]}
 
 
 def _secret(value: SecretStr, setting: str) -> str:
@@ -115,7 +115,7 @@ async def meta_verify(settings: SettingsDep, mode: Annotated[str, Query(alias="h
     return PlainTextResponse(challenge)
 
 
-@router.post("/meta", response_model=WebhookReceiptPublic, responses=SIGNED_ERRORS,
+@router.post("/meta", response_model=WebhookReceiptPublic, responses=SIGNED_ERRORS, dependencies=[SignedCallerScope],
              summary="Meta's event notifications: Page feed comments and Instagram comments, signed")
 async def meta_events(request: Request, settings: SettingsDep, decider: DeciderDep) -> Any:
     secret = _secret(settings.meta_app_secret, "SIFT_META_APP_SECRET")
@@ -131,7 +131,7 @@ async def x_crc(settings: SettingsDep,
     return x.crc_response(_secret(settings.x_consumer_secret, "SIFT_X_CONSUMER_SECRET"), crc_token)
 
 
-@router.post("/x", response_model=WebhookReceiptPublic, responses=SIGNED_ERRORS,
+@router.post("/x", response_model=WebhookReceiptPublic, responses=SIGNED_ERRORS, dependencies=[SignedCallerScope],
              summary="X's account activity events: mentions and replies (tweet_create_events), signed")
 async def x_events(request: Request, settings: SettingsDep, decider: DeciderDep) -> Any:
     secret = _secret(settings.x_consumer_secret, "SIFT_X_CONSUMER_SECRET")

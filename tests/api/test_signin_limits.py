@@ -157,10 +157,22 @@ def test_classify_is_limited_per_client_address_whatever_the_key(tmp_path: Path)
         assert limits.classify(None, "198.51.100.7") is None and limits.classify(None, "203.0.113.9") is not None
 
 
+def test_the_signed_doors_count_against_the_same_address_limit_before_the_signature_is_checked(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, model_poll_seconds=0, classify_ip_limit="4/minute",
+                                   coral_signing_secret="ems_limit", meta_app_secret="meta-limit"))
+    with TestClient(app, client=("203.0.113.9", 50000)) as client:
+        unsigned = [client.post("/coral/moderate", content=b"{}"), client.post("/webhooks/meta", content=b"{}"),
+                    client.post("/coral/moderate", content=b"{}"), client.post("/webhooks/meta", content=b"{}")]
+        assert [r.status_code for r in unsigned] == [401] * 4  # counted, then refused for want of a signature
+        over = [client.post("/coral/moderate", content=b"{}"), client.post("/webhooks/meta", content=b"{}"),
+                client.post("/classify", json={"text": "hello there"})]
+        assert [r.status_code for r in over] == [429] * 3 and all("Retry-After" in r.headers for r in over)
+
+
 def test_the_limits_are_in_the_openapi_spec() -> None:
     app = create_app(make_settings(Path("/nonexistent")))
     paths = app.openapi()["paths"]
-    for path in ("/classify", "/classify/batch"):
+    for path in ("/classify", "/classify/batch", "/coral/moderate", "/webhooks/meta", "/webhooks/x"):
         assert "429" in paths[path]["post"]["responses"], path
 
 
