@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.schemas import ErrorPublic
 from api.storage import NotStored
@@ -95,6 +96,17 @@ def _unreadable_body(exc: StarletteHTTPException) -> str | None:
     return None
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's 405 names only the first route whose path matched,
+    so a path served by two routes (a webhook's GET handshake and its POST events) would seem to allow one method."""
+    routes = request.app.router.routes
+    return ", ".join(method for method in _METHODS
+                     if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
@@ -108,6 +120,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
         body = (f"<!doctype html><title>sift</title><main style='font-family:sans-serif;margin:2em'><h1>{exc.status_code}</h1>"
                 f"<p role='alert'>{html.escape(str(exc.detail))}</p><p><a href='/review'>Back to the queue</a></p></main>")
         return HTMLResponse(body, status_code=exc.status_code, headers=headers)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:  # streamed past FastAPI's max_body_size
         from api.limits import too_large
 

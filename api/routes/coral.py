@@ -47,8 +47,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                                                "field and what is wrong"},
     429: ERRORS[429],
     500: ERRORS[500],
-    503: {"model": ErrorPublic, "description": "SIFT_CORAL_SIGNING_SECRET is not set, or the database and the outbox "
-                                               "cannot keep the comment"},
+    404: {"model": ErrorPublic, "description": "Coral moderation is off: SIFT_CORAL_SIGNING_SECRET is not set (the answer "
+                                               "says so)"},
+    503: {"model": ErrorPublic, "description": "the database and the outbox cannot keep the comment"},
 }
 
 _NOT_IN_TIME = "the model did not answer within Coral's timeout"
@@ -94,7 +95,7 @@ async def moderate(request: Request, decider: DeciderDep, pipeline: PipelineDep,
     deadline = loop.time() + settings.coral_deadline
     secret = settings.coral_signing_secret.get_secret_value()
     if not secret:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+        raise HTTPException(status.HTTP_404_NOT_FOUND,  # off, not failing: as the platforms' webhooks say it
                             "Coral moderation is not set up on this sift: set SIFT_CORAL_SIGNING_SECRET to the phase's "
                             "signing secret (Coral admin > Configure > Moderation Phases) and restart")
     raw = await request.body()

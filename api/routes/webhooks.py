@@ -103,7 +103,8 @@ async def _receive(platform: Platform, parse: Callable[[Any], Parsed], request: 
     return receipt(result)
 
 
-@router.get("/meta", response_class=PlainTextResponse, responses={403: _SIGNED, 404: _OFF, 422: ERRORS[422]},
+@router.get("/meta", responses={200: {"description": "hub.challenge, echoed", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                 403: _SIGNED, 404: _OFF, 422: ERRORS[422]},
             summary="Meta's verification request: answers hub.challenge when hub.verify_token matches")
 async def meta_verify(settings: SettingsDep, mode: Annotated[str, Query(alias="hub.mode", max_length=50)],
                       challenge: Annotated[str, Query(alias="hub.challenge", min_length=1, max_length=200)],

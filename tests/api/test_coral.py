@@ -219,7 +219,7 @@ def test_a_request_whose_signature_does_not_match_is_refused_401_and_nothing_is_
 def test_without_a_signing_secret_configured_the_answer_says_which_setting_to_set(tmp_path: Path) -> None:
     for client in make_client(tmp_path, coral_signing_secret=""):
         answer = send(client, coral_request("you useless idiots"))
-        assert answer.status_code == 503
+        assert answer.status_code == 404
         assert "SIFT_CORAL_SIGNING_SECRET" in answer.json()["error"]
         assert stored_count(client) == 1  # the warm-up comment only
 

@@ -40,7 +40,15 @@ def test_the_verification_request_is_answered_with_the_challenge_when_the_token_
         missing = client.get("/webhooks/meta", params={"hub.mode": "subscribe"})
     assert (answer.status_code, answer.text, answer.headers["content-type"].split(";")[0]) == (200, "1158201444", "text/plain")
     assert wrong.status_code == 403 and "SIFT_META_VERIFY_TOKEN" in wrong.json()["error"]
-    assert missing.status_code == 422
+    assert missing.status_code == 422 and missing.headers["content-type"] == "application/json"  # as the spec says
+
+
+def test_a_method_the_path_does_not_serve_names_both_of_the_methods_it_does(tmp_path: Path) -> None:
+    with platform_client(tmp_path) as client:
+        answers = [client.request(method, path) for method in ("OPTIONS", "DELETE") for path in ("/webhooks/meta", "/webhooks/x")]
+        only_post = client.delete("/classify")
+    assert all(a.status_code == 405 and a.headers["allow"] == "GET, POST" for a in answers), [a.headers for a in answers]
+    assert only_post.status_code == 405 and only_post.headers["allow"] == "POST"
 
 
 def test_a_verify_token_in_a_request_line_is_hidden_from_the_logs() -> None:
