@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
 from model.yamlfiles import StrictModel, load_yaml
+from service.db.item_context import web_address
 from service.db.models import AuditEntry, ClassificationRecord, EventDelivery, ReviewItem, utcnow
 from service.settings import is_loopback
 
@@ -89,8 +90,7 @@ class SubscriberSpec(StrictModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not web_address(value):
             raise ValueError(f"url must be an http:// or https:// address with a host, not {value!r}")
         return value
 

@@ -27,16 +27,22 @@ from service.db.models import AuditEntry, ClassificationRecord, ReviewItem
 HISTORY_LENGTH = 5  # the author's last few comments beside the one in review: enough to see a pattern
 
 
+def web_address(url: str) -> bool:
+    """Whether ``url`` is an http or https address with a host (never ``javascript:``, ``data:`` or a relative
+    path): what a moderator's page links to and what an events subscriber may be."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
 def platform_link(url: str | None) -> str | None:
-    """``url`` if it is an http or https address with a host, else None: a moderator's page links only to the
-    web (never ``javascript:``, ``data:`` or a relative path), whatever an adapter or an old row stored."""
+    """``url`` if it is a web address, else None: a moderator's page links only to the web, whatever an adapter
+    or an old row stored."""
     if not url:
         return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return None
-    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+    return url.strip() if web_address(url.strip()) else None
 
 
 @dataclass(frozen=True)

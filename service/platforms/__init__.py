@@ -23,14 +23,14 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
 from service.comments import Submission, explain
 
 Platform = Literal["meta", "youtube", "x"]
-PLATFORMS: tuple[Platform, ...] = ("meta", "youtube", "x")
+PLATFORMS: tuple[Platform, ...] = get_args(Platform)
 
 
 @dataclass(frozen=True, slots=True)
