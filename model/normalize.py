@@ -131,6 +131,24 @@ def _hashtag_words(match: re.Match[str]) -> str:
     return " ".join(w.lower() for w in words) if words else match.group(1)
 
 
+_EMOJI_STARTS: frozenset[str] | None = None  # the non-ASCII characters an emoji can begin with (from emoji's data)
+_KEYCAP = "\u20e3"  # every emoji that begins with an ASCII character ("#", "*", a digit) is a keycap: it holds this
+
+
+def _may_hold_emoji(text: str) -> bool:
+    """False when ``text`` cannot hold an emoji: no character an emoji begins with, and no keycap. Scanning the
+    text with ``emoji.replace_emoji`` costs a generator step per character (the largest share of preparing
+    a comment for the model); this set lookup decides for most comments that it need not run."""
+    global _EMOJI_STARTS
+    if text.isascii():
+        return False
+    if _EMOJI_STARTS is None:
+        import emoji
+
+        _EMOJI_STARTS = frozenset(k[0] for k in emoji.EMOJI_DATA if not k[0].isascii())
+    return _KEYCAP in text or not _EMOJI_STARTS.isdisjoint(text)
+
+
 def _emoji_words(chars: str, data: dict[str, Any]) -> str:
     name = str(data.get("en", "")).strip(":").replace("_", " ")
     return f" {name} " if name else " "
@@ -144,8 +162,6 @@ def model_text(text: str) -> str:
     """
     import html
 
-    import emoji
-
     text = normalize(html.unescape(text)).text
     text = _RETWEET.sub("", text)
     text = _URL.sub(lambda m: f" http {m.group(1).lower()} ", text)
@@ -154,7 +170,10 @@ def model_text(text: str) -> str:
     text = _MENTION_RUN.sub("@user", text)
     text = _HASHTAG.sub(_hashtag_words, text)
     text = _STRETCH.sub(lambda m: m.group(1) * 2, text)
-    text = emoji.replace_emoji(text, replace=_emoji_words)
+    if _may_hold_emoji(text):
+        import emoji
+
+        text = emoji.replace_emoji(text, replace=_emoji_words)
     return _SPACES.sub(" ", text).strip() or text.strip()
 
 
