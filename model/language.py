@@ -21,9 +21,12 @@ from model.normalize import model_text
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
+UNDETERMINED = "und"  # ISO 639-2's code for a language not determined: too few letters to tell
+
+
 @dataclass(frozen=True, slots=True)
 class Language:
-    code: str  # ISO 639-1, as py3langid names it
+    code: str  # ISO 639-1, as py3langid names it; UNDETERMINED when too short to tell
     score: float  # normalised probability in [0, 1]
     reliable: bool  # long enough and sure enough to act on
 
@@ -67,6 +70,8 @@ class LanguageDetector:
 
     def detect(self, text: str) -> Language:
         words = model_text(text).replace("@user", " ").replace("http", " ")
-        code, score = self._load().classify(words)
         letters = len(_LETTER.findall(words))
-        return Language(str(code), round(float(score), 4), letters >= self.min_letters and float(score) >= self.min_score)
+        if letters < self.min_letters:  # too short to act on whatever it scores: spare the identifier's byte loop
+            return Language(UNDETERMINED, 0.0, False)
+        code, score = self._load().classify(words)
+        return Language(str(code), round(float(score), 4), float(score) >= self.min_score)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from training.data import DataError
 
@@ -32,6 +32,11 @@ class TrainingConfig(BaseModel):
                                          description="public data sets read at training time, by importer name: "
                                                      "{olid: ../shared/data/olid} (see `sift data list`); each is used "
                                                      "whole, with a dev and a test split held out of it")
+    unlabelled: dict[str, Path] = Field(default_factory=dict,
+                                        description="public data sets whose texts train without their labels, by "
+                                                    "importer name: only the teacher speaks to them (needs teacher). "
+                                                    "Only each set's training split is read; a text also in a held-out "
+                                                    "set is dropped. Restricted licences still need allow_restricted")
     source_weights: dict[str, float] = Field(default_factory=dict,
                                              description="relative share of each source (seed, moderators, or an "
                                                          "importer's name) in the rows drawn for training; unnamed "
@@ -89,7 +94,7 @@ class TrainingConfig(BaseModel):
             raise ValueError(f"layers must be distinct, non-negative and in increasing order, got {value}")
         return value
 
-    @field_validator("public_data")
+    @field_validator("public_data", "unlabelled")
     @classmethod
     def _public(cls, value: dict[str, Path]) -> dict[str, Path]:
         from training.importers import IMPORTERS
@@ -116,6 +121,13 @@ class TrainingConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown sources {unknown}; known: {sorted(IMPORTERS)}")
         return value
+
+    @model_validator(mode="after")
+    def _unlabelled_needs_teacher(self) -> TrainingConfig:
+        if self.unlabelled and self.teacher is None:
+            raise ValueError(f"unlabelled sets {sorted(self.unlabelled)} teach only through a teacher's scores; "
+                             "name a trained model artifact as teacher")
+        return self
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -36,6 +36,7 @@ from training.data import (
     MODERATORS_LICENCE,
     DataError,
     Example,
+    canonical,
     fingerprint,
     read_many,
     split,
@@ -92,6 +93,7 @@ def prepare(config: TrainingConfig) -> Prepared:
         sources[source] = {"licence": source_rows[0].licence, "rows": len(chosen), "dev_rows": len(parts["dev"]),
                            "restricted": importer.restricted if importer else True,
                            "annotated": sorted(set().union(*(r.annotated for r in source_rows)))}
+    train.extend(unlabelled_rows(config, eval_sets, sources))
     if config.train_limit:
         train = train[: config.train_limit]
     if config.replay_rows and len(train) > config.replay_rows:
@@ -102,6 +104,28 @@ def prepare(config: TrainingConfig) -> Prepared:
         train.extend(replace(r, source=MODERATORS, licence=MODERATORS_LICENCE) for r in decided)
         sources[MODERATORS] = {"licence": MODERATORS_LICENCE, "rows": len(decided), "restricted": False}
     return Prepared(train=train, dev=dev, eval_sets=eval_sets, sources=sources)
+
+
+UNLABELLED = "-unlabelled"  # suffix of the source name of rows whose labels were stripped
+
+
+def unlabelled_rows(config: TrainingConfig, eval_sets: dict[str, list[Example]],
+                    sources: dict[str, dict[str, Any]]) -> list[Example]:
+    """The training split of each ``unlabelled`` source, labels stripped (nothing annotated: only the teacher's
+    scores teach), as source ``<name>-unlabelled``; a text also in any held-out set is dropped."""
+    if not config.unlabelled:
+        return []
+    held_out = {canonical(r.text) for rows in eval_sets.values() for r in rows}
+    out: list[Example] = []
+    for source, source_rows in read_sources(config.unlabelled, allowed=set(config.allow_restricted)).items():
+        kept = [Example(text=r.text, labels=frozenset(), source=source + UNLABELLED, licence=r.licence,
+                        annotated=frozenset(), group=r.group)
+                for r in split(source_rows, IMPORT_SHARES)["train"] if canonical(r.text) not in held_out]
+        importer = IMPORTERS.get(source)
+        sources[source + UNLABELLED] = {"licence": source_rows[0].licence, "rows": len(kept), "labels_used": False,
+                                        "restricted": importer.restricted if importer else True}
+        out.extend(kept)
+    return out
 
 
 def source_mix_weights(rows: list[Example], mask: np.ndarray, seed_weight: float) -> np.ndarray:

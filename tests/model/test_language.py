@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collections.abc import Sequence
 
 from model.labels import LABELS
@@ -35,6 +37,24 @@ def test_detector_names_clear_languages_and_declines_to_guess_on_short_text() ->
     assert detector.detect(WELSH).code == "cy" and detector.detect(WELSH).reliable
     assert detector.detect(ENGLISH).code == "en"
     assert not detector.detect("lol").reliable and not detector.detect("thanks x 👍").reliable
+    assert detector.detect("@user merci beaucoup").code == "und"  # too few letters to say, nor to act on
+
+
+def test_a_text_too_short_to_act_on_is_not_scored_and_long_enough_ones_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.language as module
+
+    calls: list[str] = []
+    real = module._identifier()
+
+    class Counting:
+        def classify(self, text: str) -> tuple[str, float]:
+            calls.append(text)
+            return real.classify(text)  # type: ignore[return-value]
+
+    monkeypatch.setattr(module, "_identifier", lambda: Counting())
+    detector = LanguageDetector()
+    assert detector.detect("thanks x 👍 @user https://t.co/x").code == "und" and calls == []
+    assert detector.detect(FRENCH).code == "fr" and len(calls) == 1
 
 
 def test_foreign_comment_skips_the_model_and_goes_to_review_with_the_reason(rules_engine: RulesEngine) -> None:
