@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -70,8 +69,7 @@ class Pipeline:
 
     def __init__(self, rules: RulesEngine, classifier: Classifier | None = None, policy: DecisionPolicy | None = None,
                  *, missing_model_reason: str = "no learnt model is loaded", cache_size: int = 0,
-                 languages: LanguageDetector | None = None, rules_budget: float | None = RULES_BUDGET_SECONDS,
-                 overlap: bool = True):
+                 languages: LanguageDetector | None = None, rules_budget: float | None = RULES_BUDGET_SECONDS):
         self.rules = rules
         Budget(rules_budget)  # refuses a negative budget at construction
         self.rules_budget = rules_budget  # seconds per comment; None: no limit
@@ -85,17 +83,6 @@ class Pipeline:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self.overlap = overlap and classifier is not None
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_lock = threading.Lock()
-
-    def _model_thread(self) -> ThreadPoolExecutor:
-        """One thread for the model's calls, started on first use (it dies with the process)."""
-        if self._executor is None:
-            with self._executor_lock:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sift-model")
-        return self._executor
 
     @property
     def model_version(self) -> str | None:
@@ -124,17 +111,11 @@ class Pipeline:
         foreign = [self._foreign(lang) for lang in detected]
         model_rows = [i for i, why in enumerate(foreign) if why is None]
         keep = [True] * len(texts) if remember is None else [bool(r) for r in remember]
-        model_in = ([normalized[i] for i in model_rows], [keep[i] for i in model_rows])
-        # The model runs on the pipeline's own thread while this one reads the rules: ONNX Runtime lets go of
-        # the GIL, so the rules' Python and the model's arithmetic overlap instead of taking turns.
-        running = self._model_thread().submit(self._run_model, *model_in) if self.overlap and model_rows else None
-        rules_outs = [self.rules.analyze(norm.text, Budget(self.rules_budget), remember=keep[index])
-                      for index, norm in enumerate(normalized)]
-        model_scores, fallback = running.result() if running is not None else self._run_model(*model_in)
+        model_scores, fallback = self._run_model([normalized[i] for i in model_rows], [keep[i] for i in model_rows])
         by_row = dict(zip(model_rows, model_scores, strict=True)) if model_scores is not None else {}
         results = []
         for index, norm in enumerate(normalized):
-            rules_out = rules_outs[index]
+            rules_out = self.rules.analyze(norm.text, Budget(self.rules_budget), remember=keep[index])
             lang = detected[index]
             why_rules = foreign[index] if foreign[index] and self.classifier is not None else fallback
             result = self._decide(norm, rules_out, by_row.get(index), why_rules)

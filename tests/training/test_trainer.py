@@ -240,3 +240,29 @@ def test_every_shipped_training_config_is_valid(path: Path) -> None:
     config = load_config(path)
     if config.layers is not None:
         assert config.teacher is not None and max(config.layers) < 6  # a student of the six-layer default
+
+
+def test_unlabelled_sets_teach_only_through_a_teacher(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="teach only through a teacher"):
+        TrainingConfig(unlabelled={"sms_spam": tmp_path})
+    with pytest.raises(ValueError, match="unknown data sets"):
+        TrainingConfig(unlabelled={"nope": tmp_path}, teacher=tmp_path)
+
+
+def test_unlabelled_rows_come_from_the_training_split_without_labels_and_never_from_held_out_text(tmp_path: Path) -> None:
+    from training.data import IMPORT_SHARES
+    from training.trainer import unlabelled_rows
+
+    texts = [f"free entry number {i} txt WIN to 80082 now" for i in range(200)]
+    (tmp_path / "SMSSpamCollection").write_text("".join(f"spam\t{t}\n" for t in texts), encoding="utf-8")
+    config = TrainingConfig(unlabelled={"sms_spam": tmp_path}, teacher=tmp_path)
+    from training.data import Example
+
+    train_texts = [t for t in texts if split([Example(text=t, labels=frozenset())], IMPORT_SHARES)["train"]]
+    held = train_texts[0]
+    sources: dict[str, dict[str, object]] = {}
+    rows = unlabelled_rows(config, {"x-dev": [Example(text=held, labels=frozenset())]}, sources)
+    assert rows and {r.source for r in rows} == {"sms_spam-unlabelled"}
+    assert all(not r.annotated and not r.labels for r in rows)  # only the teacher speaks to them
+    assert {r.text for r in rows} == set(train_texts) - {held}  # the training split, less a held-out text
+    assert sources["sms_spam-unlabelled"]["labels_used"] is False
