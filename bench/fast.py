@@ -304,24 +304,30 @@ def _client(spec: dict[str, Any], seconds: float) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+async def _post(session: Any, url: str, body: bytes, codes: Counter[str]) -> None:
+    """One POST /classify; its status code (or the client's error) counted in ``codes``."""
+    import aiohttp
+
+    try:
+        async with session.post(url + "/classify", data=body, headers={"Content-Type": "application/json"}) as response:
+            await response.read()
+            codes[str(response.status)] += 1
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        codes[type(exc).__name__] += 1
+
+
 async def _closed_aiohttp(url: str, bodies: list[bytes], connections: int, seconds: float) -> dict[str, Any]:
     import aiohttp
 
     latencies: list[float] = []
     codes: Counter[str] = Counter()
     stop = time.perf_counter() + seconds
-    headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections),
                                      timeout=aiohttp.ClientTimeout(total=30)) as session:
         async def one_client(i: int) -> None:
             while time.perf_counter() < stop:
                 t0 = time.perf_counter()
-                try:
-                    async with session.post(url + "/classify", data=bodies[i % len(bodies)], headers=headers) as response:
-                        await response.read()
-                        codes[str(response.status)] += 1
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    codes[type(exc).__name__] += 1
+                await _post(session, url, bodies[i % len(bodies)], codes)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 i += connections
 
@@ -340,17 +346,11 @@ async def _open_aiohttp(url: str, bodies: list[bytes], schedule: list[float], dr
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     codes: Counter[str] = Counter()
-    headers = {"Content-Type": "application/json"}
     late = 0.0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2000),
                                      timeout=aiohttp.ClientTimeout(total=drain)) as session:
         async def one(k: int, at: float) -> None:
-            try:
-                async with session.post(url + "/classify", data=bodies[k % len(bodies)], headers=headers) as response:
-                    await response.read()
-                    codes[str(response.status)] += 1
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                codes[type(exc).__name__] += 1
+            await _post(session, url, bodies[k % len(bodies)], codes)
             latencies.append((loop.time() - at) * 1000)
 
         start = loop.time() + 0.1
