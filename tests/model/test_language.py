@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from collections.abc import Sequence
+
+import pytest
 
 from model.labels import LABELS
 from model.language import LanguageDetector

@@ -72,8 +72,6 @@ def test_an_unknown_text_form_is_refused_with_the_known_ones() -> None:
 
 def _model_text_scanning_every_text(text: str) -> str:
     """model_text as it was before the emoji fast path: emoji.replace_emoji over every text."""
-    import emoji
-
     import model.normalize as module
 
     saved = module._may_hold_emoji
@@ -85,7 +83,8 @@ def _model_text_scanning_every_text(text: str) -> str:
 
 
 @pytest.mark.parametrize("text", [
-    "plain ascii #tag *star* 1234", "keycap one 1\u20e3 and hash #\ufe0f\u20e3", "curly quotes \u2019 and \u201cdash\u201d \u2014 caf\u00e9",
+    "plain ascii #tag *star* 1234", "keycap one 1\u20e3 and hash #\ufe0f\u20e3",
+    "curly quotes \u2019 and \u201cdash\u201d \u2014 caf\u00e9",
     "\u00a9 2026 \u00ae", "heart \u2764\ufe0f and red heart \u2764", "flags \U0001F1EC\U0001F1E7 and skin \U0001F44D\U0001F3FD",
     "zwj family \U0001F468\u200d\U0001F469\u200d\U0001F467", "arrows \u2194 \u21a9 \u231a", "no emoji \u00fc\u00df\u00e7 \u4e2d\u6587",
 ])
