@@ -6,7 +6,9 @@ Where the counters live:
 - ``SIFT_REDIS_URL`` set: every limit in Redis, shared by all workers and servers.
 - otherwise: sign-in counters in the service's database (:class:`service.db.ratelimit.DatabaseStorage`,
   shared by all workers, and kept across a restart), request counters in each worker's memory (with
-  ``--workers N`` a caller may get up to N times the request limit; set Redis to share them).
+  ``--workers N`` a caller may get up to N times the request limit; set Redis to share them). Those
+  are :class:`LocalMovingWindow`: ``limits``' own MemoryStorage starts a timer thread to expire its
+  entries every 10 ms of traffic, which on the request path competed with the model for the GIL.
 
 Request limits use a moving window: exact, at most N in any span of the window (the sliding window
 counter's estimate let 3,050 requests through a 3,000-a-minute limit in 46 s, across a window boundary).
@@ -29,9 +31,10 @@ import hmac
 import logging
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, WindowStats, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
@@ -59,15 +62,61 @@ def _window(item: RateLimitItem) -> str:
     return unit if item.multiples == 1 else f"{item.multiples} {unit}s"
 
 
+class LocalMovingWindow:
+    """A moving-window limiter in this worker's memory, with no thread: a deque of hit times per key,
+    trimmed to the window on each look. The same answers as ``MovingWindowRateLimiter(MemoryStorage())``
+    for the three calls a limit makes (``hit``, ``get_window_stats``, ``clear``).
+
+    Keys idle for a whole window are dropped every ``sweep_every`` hits, so memory stays bounded by the
+    callers of the last window."""
+
+    def __init__(self, sweep_every: int = 10_000) -> None:
+        self._hits: dict[str, deque[float]] = {}
+        self._sweep_every, self._since_sweep = sweep_every, 0
+        self._longest = 0.0  # the longest window seen: a key idle for longer holds nothing any limit counts
+
+    def _live(self, key: str, window: float, now: float) -> deque[float]:
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] < now - window:  # a hit exactly one window old still counts, as in ``limits``
+            hits.popleft()
+        return hits
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        now, window = time.time(), float(item.get_expiry())
+        self._longest = max(self._longest, window)
+        self._since_sweep += 1
+        if self._since_sweep >= self._sweep_every:
+            self._sweep(now)
+        hits = self._live(item.key_for(*identifiers), window, now)
+        if len(hits) + cost > item.amount:
+            return False
+        hits.extend([now] * cost)
+        return True
+
+    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        now, window = time.time(), float(item.get_expiry())
+        hits = self._live(item.key_for(*identifiers), window, now)
+        return WindowStats((hits[0] if hits else now) + window, max(0, item.amount - len(hits)))
+
+    def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        self._hits.pop(item.key_for(*identifiers), None)
+
+    def _sweep(self, now: float) -> None:
+        self._since_sweep = 0
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] < now - self._longest]:
+            del self._hits[key]
+
+
 class _Limit:
     """One limit (``None`` when turned off) on one strategy, with this worker's memory as the fallback."""
 
-    def __init__(self, name: str, what: str, spec: str, limiter: RateLimiter, fallback: RateLimiter) -> None:
+    def __init__(self, name: str, what: str, spec: str, limiter: RateLimiter | LocalMovingWindow,
+                 fallback: RateLimiter | LocalMovingWindow) -> None:
         self.name, self.what, self.item = name, what, (parse(spec) if spec else None)
         self._limiter, self._fallback = limiter, fallback
         self._warned = 0.0
 
-    def _run(self, op: str, *ids: str) -> tuple[bool, RateLimiter]:
+    def _run(self, op: str, *ids: str) -> tuple[bool, RateLimiter | LocalMovingWindow]:
         assert self.item is not None
         for limiter in (self._limiter, self._fallback):
             try:
@@ -97,12 +146,13 @@ class _Limit:
 class RateLimits:
     """The service's four limits, over one storage for requests and one for sign-in."""
 
-    def __init__(self, settings: Settings, requests: Storage, signin: Storage, secret: bytes) -> None:
+    def __init__(self, settings: Settings, requests: Storage | None, signin: Storage, secret: bytes) -> None:
+        """``requests=None``: request counters in this worker's memory (:class:`LocalMovingWindow`)."""
         self.shared = bool(settings.redis_url)
-        self.request_storage = requests
-        memory = MemoryStorage()
-        moving, fixed = MovingWindowRateLimiter(requests), FixedWindowRateLimiter(signin)
-        moving_memory, fixed_memory = MovingWindowRateLimiter(memory), FixedWindowRateLimiter(memory)
+        self.requests_in_memory = requests is None  # then a request check is a dictionary look-up, on the loop
+        moving_memory: RateLimiter | LocalMovingWindow = LocalMovingWindow()
+        moving = moving_memory if requests is None else MovingWindowRateLimiter(requests)
+        fixed, fixed_memory = FixedWindowRateLimiter(signin), FixedWindowRateLimiter(MemoryStorage())
         self.classify_key = _Limit("classify-key", "requests per API key", settings.classify_key_limit, moving, moving_memory)
         self.classify_ip = _Limit("classify-ip", "requests per client address", settings.classify_ip_limit, moving,
                                   moving_memory)
@@ -118,12 +168,7 @@ class RateLimits:
             shared = storage_from_string(settings.redis_url, wrap_exceptions=True)
             assert isinstance(shared, Storage)
             return cls(settings, shared, shared, secret)
-        return cls(settings, MemoryStorage(), DatabaseStorage(session_factory), secret)
-
-    @property
-    def requests_in_memory(self) -> bool:
-        """Whether a request check is only a dictionary look-up (then it need not leave the event loop)."""
-        return isinstance(self.request_storage, MemoryStorage)
+        return cls(settings, None, DatabaseStorage(session_factory), secret)
 
     def _id(self, value: str) -> str:
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]
