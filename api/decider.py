@@ -2,8 +2,9 @@
 
 ``POST /classify``, the Perspective-compatible endpoint, Coral's external moderation and the platforms'
 webhooks all turn what they received into :class:`service.comments.Submission` items and call
-:meth:`Decider.run`: the model and the rules through the micro-batcher, the policy in a worker thread, the
-rows through the durable store. Each door then shapes the answer its caller's protocol expects.
+:meth:`Decider.run`: the model and the rules through the micro-batcher, the policy in the same worker-thread
+call right after the model (one hop off the event loop per batch), the rows through the durable store.
+Each door then shapes the answer its caller's protocol expects.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.batcher import MicroBatcher
 from api.deps import AuthorSecretDep, BatcherDep, HistoryDep, MetricsDep, PolicyDep, StoreDep
 from api.metrics import Metrics
 from api.storage import DurableStore, Stored
 from model.policy.engine import PolicyEngine
+from model.result import Classification
 from service.comments import Decided, HistoryScope, Submission, decide, no_history, rows
 from service.db.offences import history_scope
 from service.events import Subscribers
@@ -55,16 +56,18 @@ class Decider:
         not the text, not its hash, not a removal against the author, not an entry in the model's score cache
         (Perspective's ``doNotStore``). ``record_ids`` fixes the records' ids (the platform webhooks derive them
         from the platform's own ids, so the same event can never be stored twice)."""
-        results = await self.batcher.classify([item.text for item in items], remember=keep)
-        self.metrics.observe(results, model_expected=self.model_expected)
-        decided = await run_in_threadpool(partial(decide, self.policy, items, results, secret=self.secret,
-                                                  history=self.history if keep else no_history))
+        then = partial(self._decide, items, self.history if keep else no_history)
+        decided = await self.batcher.run([item.text for item in items], then, remember=keep)
+        self.metrics.observe([d.result for d in decided], model_expected=self.model_expected)
         if record_ids is not None:
             decided = [replace(d, record_id=rid) for d, rid in zip(decided, record_ids, strict=True)]
         if not keep:
             return [Outcome(d, None) for d in decided]
         stored = await self.store.save(rows(decided, events=self.events))
         return [Outcome(d, stored) for d in decided]
+
+    def _decide(self, items: Sequence[Submission], history: HistoryScope, results: list[Classification]) -> list[Decided]:
+        return decide(self.policy, items, results, secret=self.secret, history=history)
 
 
 async def get_decider(request: Request, batcher: BatcherDep, store: StoreDep, policy: PolicyDep, metrics: MetricsDep,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 from fastapi.testclient import TestClient
@@ -34,6 +35,36 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(pipelin
     assert sum(counting.calls) == 40 and len(counting.calls) < 40 and max(counting.calls) <= 16
     for i, (result,) in enumerate(results):
         assert ("pii" in result.labels) == bool(i % 2) and ("abusive" in result.labels) == (not i % 2)
+
+
+def test_each_requests_own_step_runs_on_its_share_in_the_model_thread_and_fails_only_that_request(pipeline: Pipeline) -> None:
+    counting = CountingPipeline(pipeline)
+    model_threads: set[int] = set()
+    texts = [f"call me on 07700 900{i:03d}" for i in range(12)]
+
+    def step(n: int):  # type: ignore[no-untyped-def]
+        def then(results):  # type: ignore[no-untyped-def]
+            model_threads.add(threading.get_ident())
+            if n == 5:
+                raise ValueError("this request's own step failed")
+            return (n, [r.labels for r in results], threading.get_ident())
+        return then
+
+    async def run() -> list:  # type: ignore[type-arg]
+        batcher = MicroBatcher(lambda: counting, max_batch=16, wait_ms=20)  # type: ignore[arg-type,return-value]
+        batcher.start()
+        loop_thread = threading.get_ident()
+        outcomes = await asyncio.gather(*(batcher.run([t], step(n)) for n, t in enumerate(texts)), return_exceptions=True)
+        await batcher.stop()
+        assert loop_thread not in model_threads  # the step ran off the event loop
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    assert sum(counting.calls) == 12 and len(counting.calls) < 12
+    assert isinstance(outcomes[5], ValueError)
+    for n, outcome in enumerate(outcomes):
+        if n != 5:
+            assert not isinstance(outcome, BaseException) and outcome[0] == n and "pii" in outcome[1][0]
 
 
 def test_metrics_endpoint_reports_classifications_queue_depth_and_model(client: TestClient) -> None:

@@ -266,10 +266,10 @@ class GatedBatcher:
     def __init__(self, pipeline: Pipeline, gate: threading.Event):
         self.pipeline, self.gate = pipeline, gate
 
-    async def classify(self, texts: list[str], *, remember: bool = True) -> list[Classification]:
+    async def run(self, texts: list[str], then: Callable[[list[Classification]], Any], *, remember: bool = True) -> Any:
         while not self.gate.is_set():
             await asyncio.sleep(0.01)
-        return self.pipeline.classify_many(texts, remember=[remember] * len(texts))
+        return then(self.pipeline.classify_many(texts, remember=[remember] * len(texts)))
 
 
 class GatedRules:

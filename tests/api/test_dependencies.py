@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ class CountingBatcher:
         self.pipeline = pipeline
         self.texts: list[str] = []
 
-    async def classify(self, texts: list[str], *, remember: bool = True) -> list[Classification]:
+    async def run(self, texts: list[str], then: Callable[[list[Classification]], Any], *, remember: bool = True) -> Any:
         self.texts.extend(texts)
-        return self.pipeline.classify_many(texts, remember=[remember] * len(texts))  # type: ignore[no-any-return]
+        return then(self.pipeline.classify_many(texts, remember=[remember] * len(texts)))
 
 
 class RefusingStore:
