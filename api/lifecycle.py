@@ -7,8 +7,10 @@ connections. So the app takes SIGTERM first (:func:`install`, from the lifespan,
 1. draining begins: every new request gets a JSON 503 with ``Retry-After`` and ``Connection: close``
    (``/healthz`` still answers: the process is alive); requests in flight go on, their answers also
    closing the connection;
-2. after :data:`ACCEPT_SECONDS` (connections queued in the kernel are accepted and answered 503 meanwhile)
-   and once nothing is in flight, or at the grace period's end, whatever has not started answering is
+2. after :data:`ACCEPT_SECONDS` (connections queued in the kernel are accepted and answered 503 meanwhile),
+   once nothing is in flight and no request has come for :data:`QUIET_SECONDS` (uvicorn closes a connection
+   it has accepted but not yet read, which resets its caller: while callers keep coming, one is always in
+   that state), or at the grace period's end, whatever has not started answering is
    cut short with a 503 (except a request already storing its decision: that store is not abandoned, and
    the caller gets its real answer, see :meth:`api.storage.DurableStore.save`; a 503 would have it sent,
    and stored, twice), and uvicorn's own shutdown runs: the listener closes, the lifespan's shutdown
@@ -34,6 +36,7 @@ from api.errors import RETRY_AFTER_SECONDS
 logger = logging.getLogger(__name__)
 
 ACCEPT_SECONDS = 0.5  # after SIGTERM, keep accepting this long so queued connections get a 503, not a reset
+QUIET_SECONDS = 0.25  # then wait for this long without a new request (up to the grace period) before closing
 _REFUSAL = json.dumps({"error": "the service is shutting down; try again after Retry-After seconds (another "
                                 "instance, or this one once restarted, will answer)", "details": []}).encode()
 
@@ -45,6 +48,7 @@ class Drain:
         self.draining = False
         self.cut = False
         self.inflight: dict[asyncio.Task[Any], dict[str, bool]] = {}
+        self.last_arrival = 0.0  # the event loop's time of the newest request refused while draining
 
     def begin(self, grace: float, then: Callable[[], None]) -> None:
         self.draining = True
@@ -55,7 +59,7 @@ class Drain:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         await asyncio.sleep(min(ACCEPT_SECONDS, grace))
-        while self.inflight and loop.time() < deadline:
+        while (self.inflight or loop.time() - self.last_arrival < QUIET_SECONDS) and loop.time() < deadline:
             await asyncio.sleep(0.02)
         self.cut = True
         unstarted = [task for task, state in self.inflight.items() if not state["started"]]
@@ -86,6 +90,7 @@ class Draining:
             return
         drain = self.drain
         if drain.draining:
+            drain.last_arrival = asyncio.get_running_loop().time()
             await _refuse(send)
             return
         task = asyncio.current_task()
