@@ -58,10 +58,7 @@ NEGATED = "being {x} has nothing to do with it, the damp is the problem"
 TEMPLATES = ["I'm {x} and I love living on the Meadowbank estate",
              "my neighbour is {x} and honestly she's the kindest person on our street",
              "@BrookvaleHousing is the community room free on Saturday for a {x} support group?",
-             pytest.param(NEGATED, marks=pytest.mark.xfail(
-                 strict=True, reason="known miss of release 20261201-210135-675c78: in a negated sentence the identity "
-                                     "term moves the abusive score from 0.01 to 0.50 ('gay'), still below the 0.66 "
-                                     "threshold, so no label and no review; fixing it is the next data task"))]
+             NEGATED]  # release 20261201-210135-675c78 missed this one (an identity term moved 'gay' from 0.01 to 0.50)
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -88,7 +85,9 @@ def test_the_release_records_how_it_was_quantised_and_how_close_it_is() -> None:
     meta = json.loads((RELEASE_MODEL_DIR / "sift_model.json").read_text())
     q = meta["quantisation"]
     assert q["method"] == "static-activations" and q["calibration"]["rows"] >= 512
-    assert "rebuilt" in meta["parity"]["reference"] and meta["parity"]["decision_agreement"] >= 0.985
-    assert meta["neighbour_drift"]["max_abs_prob"] <= 0.01
-    check = q["reference"]["rebuild_check"]  # the rebuilt fp32 graph gives back the shipped weights exactly
-    assert check["identical_after_requantising"] == check["quantized_weight_tensors"] > 0
+    assert meta["parity"]["decision_agreement"] >= 0.985 and meta["neighbour_drift"]["max_abs_prob"] <= 0.01
+    if "rebuilt" in meta["parity"]["reference"]:  # requantised from an int8 graph (no PyTorch weights were kept)
+        check = q["reference"]["rebuild_check"]  # the rebuilt fp32 graph gives back the shipped weights exactly
+        assert check["identical_after_requantising"] == check["quantized_weight_tensors"] > 0
+    else:  # quantised at training time: parity is to the PyTorch network it was trained as
+        assert meta["parity"]["reference"] == "pytorch" and "PyTorch" in q["reference"]["kind"]
