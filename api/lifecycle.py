@@ -7,10 +7,11 @@ connections. So the app takes SIGTERM first (:func:`install`, from the lifespan,
 1. draining begins: every new request gets a JSON 503 with ``Retry-After`` and ``Connection: close``
    (``/healthz`` still answers: the process is alive); requests in flight go on, their answers also
    closing the connection;
-2. after :data:`ACCEPT_SECONDS` (connections queued in the kernel are accepted and answered 503 meanwhile),
-   once nothing is in flight and no request has come for :data:`QUIET_SECONDS` (uvicorn closes a connection
-   it has accepted but not yet read, which resets its caller: while callers keep coming, one is always in
-   that state), or at the grace period's end, whatever has not started answering is
+2. after :data:`ACCEPT_SECONDS` (connections queued in the kernel are accepted and answered 503 meanwhile)
+   the listener stops completing new connections (:mod:`api.listener`, when this process alone holds it);
+   once nothing is in flight, the kernel's accept queue is empty and no request has come for
+   :data:`QUIET_SECONDS` (uvicorn closes a connection it has accepted but not yet read, which resets its
+   caller: while callers keep coming, one is always in that state), or at the grace period's end, whatever has not started answering is
    cut short with a 503 (except a request already storing its decision: that store is not abandoned, and
    the caller gets its real answer, see :meth:`api.storage.DurableStore.save`; a 503 would have it sent,
    and stored, twice), and uvicorn's own shutdown runs: the listener closes, the lifespan's shutdown
@@ -32,6 +33,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RETRY_AFTER_SECONDS
+from api.listener import Closing
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +61,12 @@ class Drain:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         await asyncio.sleep(min(ACCEPT_SECONDS, grace))
-        while (self.inflight or loop.time() - self.last_arrival < QUIET_SECONDS) and loop.time() < deadline:
+        listeners = Closing()
+        listeners.refuse()  # no new connection completes from here (a sole listener only: api.listener)
+        while ((self.inflight or loop.time() - self.last_arrival < QUIET_SECONDS or listeners.queued())
+               and loop.time() < deadline):
             await asyncio.sleep(0.02)
+        listeners.close()  # our duplicates only: the listener closes when the server closes it
         self.cut = True
         unstarted = [task for task, state in self.inflight.items() if not state["started"]]
         if unstarted:

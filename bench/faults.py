@@ -13,6 +13,7 @@ The scenarios are also the subprocess tests in ``tests/api/test_faults.py``.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -136,6 +137,34 @@ def classify(base: str, text: str, client: httpx.Client | None = None) -> Outcom
     if answer.status_code == 503 and is_json and "retry-after" in answer.headers:
         return Outcome("503 json", seconds=seconds)
     return Outcome(f"{answer.status_code} {'json' if is_json else answer.headers.get('content-type')}", seconds=seconds)
+
+
+def classify_plainly(port: int, text: str) -> Outcome:
+    """:func:`classify` through http.client, a fresh connection each: light enough that a few threads keep
+    connections arriving every few hundred microseconds (httpx, heavier, leaves gaps a shutdown can wait for)."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
+    try:
+        connection.request("POST", "/classify", json.dumps({"text": text, "channel": "facebook"}),
+                           {"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        raw = answer.read()
+    except ConnectionRefusedError:
+        return Outcome("refused", seconds=time.monotonic() - started)
+    except TimeoutError:
+        return Outcome("timeout", seconds=time.monotonic() - started)
+    except (ConnectionError, http.client.HTTPException):  # reset, or closed before an answer
+        return Outcome("reset", seconds=time.monotonic() - started)
+    finally:
+        connection.close()
+    seconds = time.monotonic() - started
+    is_json = (answer.getheader("content-type") or "").startswith("application/json")
+    if answer.status == 200:
+        body = json.loads(raw)
+        return Outcome(f"200 {body.get('stored', 'committed')}", [body["record_id"]], seconds)
+    if answer.status == 503 and is_json and answer.getheader("retry-after"):
+        return Outcome("503 json", seconds=seconds)
+    return Outcome(f"{answer.status} {'json' if is_json else answer.getheader('content-type')}", seconds=seconds)
 
 
 def send(base: str, count: int, *, concurrency: int = 8, tag: str = "") -> list[Outcome]:
@@ -422,6 +451,42 @@ def sigterm_under_load(folder: Path, total: int = 100, spread: float = 2.0, sign
                  True, f"exit code {code} (uvicorn re-raises SIGTERM); {_slowest(outcomes)}")
 
 
+def sigterm_under_a_stream(folder: Path, callers: int = 16, grace: float = 2.0, after: float = 1.5) -> Row:
+    """``callers`` loops each sending one request after another (a fresh connection each) without pause,
+    before, through and past a SIGTERM: no quiet moment comes, so the listener closes while connections
+    keep arriving. Before the listener stopped taking new connections first, each run reset about one
+    caller per loop."""
+    server = Server(folder, grace=grace).start()
+    assert server.process is not None
+    stop = threading.Event()
+
+    def loop(n: int) -> list[Outcome]:
+        outcomes = []
+        for i in range(1_000_000):
+            if stop.is_set():
+                break
+            outcome = classify_plainly(server.port, f"The boiler at flat {n}-{i} is broken again, third time asking")
+            outcomes.append(outcome)
+            if outcome.kind == "refused":
+                time.sleep(0.05)
+        return outcomes
+
+    try:
+        with ThreadPoolExecutor(callers) as pool:
+            futures = [pool.submit(loop, n) for n in range(callers)]
+            time.sleep(1.0)
+            server.process.send_signal(signal.SIGTERM)
+            code = server.process.wait(60)
+            time.sleep(after)  # callers go on meeting the closed port
+            stop.set()
+            outcomes = [o for f in futures for o in f.result()]
+    finally:
+        stop.set()
+        server.stop()
+    return tally(f"SIGTERM during {callers} unbroken streams", outcomes, f"sqlite:///{server.db_path}", folder,
+                 True, f"exit code {code}; {_slowest(outcomes)}")
+
+
 def run(scenario: Callable[..., Row], *args: Any) -> Row:
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"sift-faults-{uuid.uuid4().hex[:8]}"
     try:
@@ -439,6 +504,7 @@ def main() -> None:
     if admin:
         rows.append(run(postgres_down, admin))
     rows.append(run(sigterm_under_load))
+    rows.append(run(sigterm_under_a_stream))
     print(Row.header())
     for row in rows:
         print(row.line())

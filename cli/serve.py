@@ -19,11 +19,13 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
     """Start the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from api.listener import SOLE_LISTENER_ENV
     from service.db.migrate import upgrade
     from service.logs import uvicorn_log_config
 
     os.environ["SIFT_HOST"] = host
     os.environ["SIFT_PORT"] = str(port)
+    os.environ[SOLE_LISTENER_ENV] = "1" if workers == 1 else "0"  # workers > 1 share the socket (api.listener)
     if workers > 1 and not os.environ.get("SIFT_MODEL_THREADS"):
         # Each worker's model gets its share of the cores, so N workers do not fight over them.
         os.environ["SIFT_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))

@@ -230,6 +230,15 @@ def test_sigterm_under_load_finishes_or_answers_503_and_resets_nobody(tmp_path: 
     assert row.lost == 0 and row.stored + row.pending == row.answered
 
 
+@pytest.mark.slow
+def test_sigterm_while_callers_never_pause_resets_nobody(tmp_path: Path) -> None:
+    # Before api.listener, the listener closed with connections still arriving: about one reset per stream.
+    row = faults.sigterm_under_a_stream(tmp_path / "srv")
+    assert set(row.callers) <= {"200 committed", "200 pending", "503 json", "refused"}, row.line()
+    assert row.callers["503 json"] > 0 and row.callers["refused"] > 0, row.line()  # it did close mid-stream
+    assert row.lost == 0 and row.stored + row.pending == row.answered
+
+
 def test_with_keys_required_a_known_key_still_classifies_through_an_outage(tmp_path: Path) -> None:
     """Before: with keys required, a database outage made /classify a 503 (the key could not be checked).
     A key seen valid in the last minutes is accepted from memory; its comment goes to the outbox."""
