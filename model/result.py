@@ -7,10 +7,39 @@ carries its score, where it came from and the character span that fired it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 Source = Literal["model", "rules"]
+
+_LEAVES = (str, int, float, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def plain(value: Any) -> Any:
+    """What :func:`dataclasses.asdict` makes of ``value`` (dataclasses to dicts, lists, dicts and tuples
+    copied), without its ``deepcopy`` of every string and float: an answer's fields are built once per
+    comment, and asdict was a fifth of ``sift batch``'s time.
+
+    >>> plain(Evidence(target="pii", source="rules:pii", score=1.0))["score"]
+    1.0
+    """
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None and is_dataclass(kind):
+        names = _FIELD_NAMES.setdefault(kind, tuple(f.name for f in fields(kind)))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if kind is list:
+        return [plain(v) for v in value]
+    if kind is dict:
+        return {plain(k): plain(v) for k, v in value.items()}
+    if kind is tuple:
+        return tuple(plain(v) for v in value)
+    return copy.deepcopy(value)  # anything else, as asdict does
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,4 +80,4 @@ class Classification:
     language: str | None = None  # ISO 639-1 code, when the text is long and clear enough to tell
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)  # type: ignore[no-any-return]

@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ from model.labels import PRIORITY_RANK, Channel
 from model.pipeline import MAX_TEXT_CHARS, Pipeline
 from model.policy.engine import PolicyDecision, PolicyEngine
 from model.policy.history import NoHistory, OffenceHistory
-from model.result import Classification
+from model.result import Classification, plain
 from service.db.models import AuthorOffence, ClassificationRecord, EventDelivery, ReviewItem, utcnow
 from service.events import Subscribers, classification_rows, subscribers_of
 
@@ -155,7 +155,7 @@ class Decided:
     def public(self) -> dict[str, Any]:
         """The answer's fields (API, CLI and batch alike): the caller's id, the tags, the policy's actions, and
         what storing it changed."""
-        return {"id": self.submission.id, **asdict(self.result), **self.decision.public_fields(),
+        return {"id": self.submission.id, **self.result.to_dict(), **self.decision.public_fields(),
                 "stored_changes": stored_changes(self.submission)}
 
 
@@ -236,7 +236,7 @@ def rows(decided: Sequence[Decided], *, origin: Origin = "uncertain", events: Su
             "author_hash": item.author_hash, "posted_at": posted_at, "labels": result.labels, "scores": result.scores,
             "flags": {**result.flags, **{f"{k}_score": v for k, v in result.flag_scores.items()}},
             "source": result.source, "model_version": result.model_version, "needs_review": queued,
-            "review_reasons": reasons, "evidence": [asdict(e) for e in result.evidence],
+            "review_reasons": reasons, "evidence": plain(result.evidence),
             "text_sha256": hashlib.sha256(submission.text.encode()).hexdigest(),
             "text": storable(submission.text) if queued else None,
             "redacted_text": storable(result.redacted_text) if queued else None,

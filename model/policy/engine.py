@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from model.labels import PRIORITY_RANK, REMOVAL_REASONS, Channel, Priority, Remo
 from model.policy.calendar import WorkingCalendar
 from model.policy.config import PolicyFile, RuleSpec
 from model.policy.history import NoHistory, Offence, OffenceHistory
-from model.result import Classification
+from model.result import Classification, plain
 
 REMOVALS = frozenset({"delete_post", "remove_post"})
 PUBLIC_REPLIES = frozenset({"public_reply", "answer_publicly"})
@@ -54,12 +54,11 @@ class PolicyDecision:
     emergency: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)  # type: ignore[no-any-return]
 
     def public_fields(self) -> dict[str, Any]:
         """The fields every result carries beside its tags (API, CLI and `sift policy explain` alike)."""
-        data = self.to_dict()
-        return {key: data[key] for key in ("actions", "route_to", "priority", "reply_templates", "sla")}
+        return {key: plain(getattr(self, key)) for key in ("actions", "route_to", "priority", "reply_templates", "sla")}
 
 
 class PolicyEngine:
