@@ -11,7 +11,8 @@
    half the best saturated rate (latency from each request's scheduled send time, so a slow server cannot
    hide its queue by slowing the client: no coordinated omission), 100 and 500 concurrent clients, and each
    worker's peak RSS (VmHWM).
-4. Backlog: ``sift batch`` over a JSONL file on a Dask LocalCluster of one worker, then of two.
+4. Backlog: ``sift batch`` over a JSONL file on a Dask LocalCluster of one worker, then of two; the 0.9x target
+   takes the better of the two, as the HTTP target takes the best ``--workers``.
 
 The comments are the team's seed comments mixed with real tweets and comments read from ../shared/data
 (OLID tweets, YouTube comments, BANKING77 queries) when that folder is there; the same texts, in the same
@@ -625,10 +626,14 @@ def batch_part(model: Path, args: argparse.Namespace, work: Path, texts: list[st
     print("(command: the whole `sift batch` command timed from outside, Python start, cluster and model loads included; "
           "classify: run_batch on a cluster whose workers had loaded the model)")
     one, two = out[1], out[2]
+    # "On one machine": the best --workers, as for HTTP. On 2 cores that is 2 workers of 1 model thread: one
+    # process whose 2 ONNX threads wait for each other at every step loses whenever Dask's own processes
+    # (scheduler, nanny, client) take a core for a moment.
     for kind, what in (("classification", "classify"), ("command", "whole command")):
-        rows.append(Row(f"sift batch, 1 worker ({what}) >= 0.9x in-process",
-                        f"{one[kind]['per_s']:.0f}/s vs {full['batched_per_s']:.0f}/s",
-                        one[kind]["per_s"] / full["batched_per_s"], 0.9, True))
+        best = max(out, key=lambda n: out[n][kind]["per_s"])
+        rows.append(Row(f"sift batch, best --workers ({what}) >= 0.9x in-process",
+                        f"{out[best][kind]['per_s']:.0f}/s (--workers {best}) vs {full['batched_per_s']:.0f}/s",
+                        out[best][kind]["per_s"] / full["batched_per_s"], 0.9, True))
     note = "" if cores >= 4 else f"{cores} cores: 1 worker had {one['classification']['model_threads']} model threads, " \
         f"2 had {two['classification']['model_threads']} each"
     for kind, what in (("classification", "classify"), ("command", "whole command")):
